@@ -1,0 +1,93 @@
+/**
+ * The stage interface: how stages (in `stages/`) slot into the engine (in `runner/`).
+ *
+ * The engine knows no model. A stage definition says which parameters it *declares* (only those enter
+ * its key), what it needs from upstream, how many items it has, and how to run. The pipeline
+ * (`stages/pipeline.ts`) turns one sweep point into a chain of `StageNodeSpec`s according to the
+ * conversion mode; the planner hashes them into keys and merges identical ones across points.
+ */
+
+import type { StageRunner } from '../exec/stage-run.js';
+import type { JsonObject, JsonValue } from '../util/json.js';
+
+/** Every stage kind of the stage catalog (architecture §3). */
+export type StageKind =
+  | 'dataset'
+  | 'mllm.compose'
+  | 'mllm.caption'
+  | 'diffusion.edit'
+  | 'embed.text'
+  | 'embed.image'
+  | 'score'
+  | 'metrics';
+
+export const STAGE_KINDS: readonly StageKind[] = [
+  'dataset',
+  'mllm.compose',
+  'mllm.caption',
+  'diffusion.edit',
+  'embed.text',
+  'embed.image',
+  'score',
+  'metrics',
+];
+
+/** What a stage occupies while it runs; the scheduler grants these. */
+export type StageResource = 'cpu' | 'gpu' | 'http' | 'none';
+
+/** A sha256 over the canonical JSON of a KeyRecord (64 hex chars). */
+export type StageKey = string & { readonly __brand: 'StageKey' };
+
+/**
+ * Everything that determines a stage's output, and nothing else. Printed by `pefuse explain`.
+ * Field by field:
+ * - `scheme`: the key recipe's version; bumping it invalidates every cache entry at once.
+ * - `kind` + `impl_version`: a change in how a stage computes (bug fix, new prompt handling) bumps
+ *   `impl_version` and reruns that kind only.
+ * - `params`: only the parameters this stage declares (a temperature change does not touch the gallery
+ *   embedding).
+ * - `model`: the backend identity (model id + revision, server-reported model, ONNX file hashes).
+ * - `inputs`: upstream stage keys by role, so a changed input changes every key downstream.
+ * - `data`: content hashes of external files read (annotation files, prompt templates).
+ */
+export interface KeyRecord {
+  scheme: number;
+  kind: StageKind;
+  impl_version: number;
+  params: JsonObject;
+  model: JsonValue;
+  inputs: Record<string, StageKey>;
+  data: JsonValue;
+}
+
+/** One stage of one point, before hashing. Produced by the pipeline. */
+export interface StageNodeSpec {
+  kind: StageKind;
+  /** Role of this node within its point's chain, e.g. `query-text`, `gallery-embed`, `score`. */
+  role: string;
+  params: JsonObject;
+  model: JsonValue;
+  data: JsonValue;
+  /** Upstream nodes of the same point, by input name → role. */
+  inputs: Record<string, string>;
+  /** Number of items (queries, gallery images), or null when unknown before upstream runs. */
+  items: number | null;
+  /** A human label for plan output, e.g. `dummy` or `Qwen/Qwen2.5-VL-7B-Instruct`. */
+  backend: string;
+  /** Set when the output depends on something not in the record; such a stage is never cached. */
+  uncacheable?: string;
+}
+
+/** The definition of a stage kind, registered once (see `stages/catalog.ts`). */
+export interface StageDefinition {
+  kind: StageKind;
+  /** Bumped whenever the implementation's outputs could change for the same record. */
+  implVersion: number;
+  description: string;
+  resource: StageResource;
+  /**
+   * How the stage runs; absent when no backend can run it yet (planning still works, running reports
+   * a `not-implemented` failure).
+   */
+  run?: StageRunner;
+}

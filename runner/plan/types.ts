@@ -1,0 +1,52 @@
+/**
+ * The plan: sweep points and the deduplicated stage DAG, with cache status per stage.
+ *
+ *   spec (YAML) ─▶ normalised spec ─▶ points (typed params) ─▶ stage node specs per point
+ *        ─▶ key records ─▶ sha256 keys (identical keys merge) ─▶ DAG ─▶ cache status per stage
+ */
+import type { JsonObject, JsonValue } from '../util/json.js';
+import type { KeyRecord, StageDefinition, StageKey, StageNodeSpec } from './stage.js';
+
+/** A typed parameter value as written in YAML (1 and "1" stay distinct). */
+export type ParamValue = string | number | boolean | null;
+
+export interface Point {
+  /** 0-based position in expansion order. */
+  index: number;
+  /** Short stable id: first 12 hex of sha256(canonical params). */
+  id: string;
+  /** Swept parameters by dotted path (plus `dataset` and `repeat`), typed. */
+  params: Record<string, ParamValue>;
+  /** The full resolved configuration of this point (spec defaults with the point's values applied). */
+  config: JsonObject;
+  /** Stage keys of this point's chain, by role. */
+  stages: Record<string, StageKey>;
+}
+
+/** Why a stage will run (or that it will not). */
+export type PlanStatus = 'cached' | 'run';
+
+export interface PlannedStage {
+  key: StageKey;
+  record: KeyRecord;
+  /** The node spec from the first point that planned this stage. */
+  node: StageNodeSpec;
+  definition: StageDefinition;
+  /** Indices of the points that use this stage. */
+  points: number[];
+  /** Upstream stage keys (same as `record.inputs` values). */
+  upstream: StageKey[];
+  status: PlanStatus;
+  /** `cached`, `new`, `param temperature changed`, `input changed`, `version bumped`, … */
+  reason: string;
+}
+
+export interface Plan {
+  experiment: string;
+  specFile: string;
+  points: Point[];
+  /** Stages in a topological order (every stage after its upstream stages). */
+  stages: PlannedStage[];
+  /** Extra data for reports (the spec's `report` block, kept opaque). */
+  report: JsonValue;
+}

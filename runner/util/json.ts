@@ -1,0 +1,55 @@
+/**
+ * JSON values and canonical serialisation.
+ *
+ * Stage keys are sha256 over *canonical* JSON: object keys sorted, no whitespace, and numbers written
+ * the same way whatever their YAML spelling (`1`, `1.0` and `1e0` all serialise as `1`). Key records are
+ * therefore plain data that can be printed by `pefuse explain` and compared field by field.
+ */
+import { createHash } from 'node:crypto';
+
+export type JsonPrimitive = string | number | boolean | null;
+export type JsonValue = JsonPrimitive | JsonValue[] | JsonObject;
+export interface JsonObject {
+  [key: string]: JsonValue;
+}
+
+/** Canonical JSON: sorted keys, minimal whitespace, finite numbers only (NaN/Infinity are bugs here). */
+export function canonicalJson(value: JsonValue): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw new Error(`canonicalJson: non-finite number ${value}`);
+      // -0 and 0 are the same parameter value.
+      return JSON.stringify(Object.is(value, -0) ? 0 : value);
+    case 'object': {
+      if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+      const keys = Object.keys(value).sort();
+      const parts: string[] = [];
+      for (const k of keys) {
+        const v = value[k];
+        if (v === undefined) continue;
+        parts.push(`${JSON.stringify(k)}:${canonicalJson(v)}`);
+      }
+      return `{${parts.join(',')}}`;
+    }
+    default:
+      throw new Error(`canonicalJson: unsupported value of type ${typeof value}`);
+  }
+}
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Deep equality under canonical JSON (so 1 and 1.0 are equal, key order is irrelevant). */
+export function jsonEqual(a: JsonValue, b: JsonValue): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
+
+export function isJsonObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
