@@ -1,14 +1,23 @@
 /**
  * Builds the CLI once before the test run, so end-to-end tests drive the real, freshly compiled
- * `bin/pefuse.js` (never a stale dist/).
+ * `bin/pefuse.js` (never a stale dist/). Type errors do not stop the build here (tsc still emits);
+ * `npm test` runs the type check as its own step first.
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export default function setup(): void {
   const root = fileURLToPath(new URL('..', import.meta.url));
-  execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.build.json'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  const r = spawnSync(
+    process.execPath,
+    [`${root}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.build.json'],
+    {
+      cwd: root,
+      encoding: 'utf8',
+    },
+  );
+  if (!existsSync(`${root}dist/runner/cli/main.js`)) {
+    throw new Error(`building the CLI failed:\n${r.stdout}${r.stderr}`);
+  }
 }

@@ -91,3 +91,37 @@ export interface StageDefinition {
    */
   run?: StageRunner;
 }
+
+/**
+ * The stage side of planning, handed to the planner by the composition root (the CLI) so that the
+ * engine never imports stage internals: the definitions, plan-time facts about external inputs
+ * (dataset hashes, prompt hashes, model identities) and the mode → chain mapping.
+ */
+export interface Pipeline<Facts = unknown> {
+  definitions: ReadonlyMap<StageKind, StageDefinition>;
+  /** Resolves facts for each point's configuration (memoised per distinct input). */
+  facts(
+    configs: readonly import('../spec/types.js').PointConfig[],
+    ctx: PlanContext,
+  ): Promise<{ facts: Facts[]; diagnostics: import('../diagnostics/diagnostic.js').Diagnostic[] }>;
+  chain(config: import('../spec/types.js').PointConfig, facts: Facts): StageNodeSpec[];
+  /** A readable dataset label (`circo/val`) used in point params and plan slots. */
+  datasetLabel(d: import('../spec/types.js').DatasetSpec): string;
+}
+
+export interface PlanContext {
+  /** Directory of the spec file (prompt paths are relative to it). */
+  specDir: string;
+  cwd: string;
+  cacheRoot: string;
+  /**
+   * Locates a spec path for diagnostics, e.g. ['datasets', 0, 'root']; null when the path is absent or,
+   * given `value`, when the node holds another value (the point's value came from a sweep).
+   */
+  spanOf(
+    path: readonly (string | number)[],
+    value?: unknown,
+  ): import('../diagnostics/diagnostic.js').SourceSpan | null;
+  /** Resolves a relative path written at a spec path against the directory of the file it is written in. */
+  resolveFrom(path: readonly (string | number)[], relative: string): string;
+}

@@ -4,6 +4,7 @@
  *   spec (YAML) ─▶ normalised spec ─▶ points (typed params) ─▶ stage node specs per point
  *        ─▶ key records ─▶ sha256 keys (identical keys merge) ─▶ DAG ─▶ cache status per stage
  */
+import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import type { JsonObject, JsonValue } from '../util/json.js';
 import type { KeyRecord, StageDefinition, StageKey, StageNodeSpec } from './stage.js';
 
@@ -39,6 +40,11 @@ export interface PlannedStage {
   status: PlanStatus;
   /** `cached`, `new`, `param temperature changed`, `input changed`, `version bumped`, … */
   reason: string;
+  /**
+   * Where this stage sits in the experiment, e.g. `circo/val:query-text`: the history of records run in
+   * this slot explains why a new key runs ("param temperature changed (0.1 → 0.5)").
+   */
+  slot: string;
 }
 
 export interface Plan {
@@ -49,4 +55,8 @@ export interface Plan {
   stages: PlannedStage[];
   /** Extra data for reports (the spec's `report` block, kept opaque). */
   report: JsonValue;
+  /** The spec's `resources` block (GPUs, CPU slots, HTTP concurrency), if any. */
+  resources: JsonObject;
+  /** Non-fatal problems (a dataset root or model folder not found yet, …). */
+  warnings: Diagnostic[];
 }

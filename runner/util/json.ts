@@ -23,18 +23,26 @@ export function canonicalJson(value: JsonValue): string {
       return value ? 'true' : 'false';
     case 'number':
       if (!Number.isFinite(value)) throw new Error(`canonicalJson: non-finite number ${value}`);
-      // -0 and 0 are the same parameter value.
-      return JSON.stringify(Object.is(value, -0) ? 0 : value);
+      // -0 and 0 are the same parameter value; String() spells finite numbers as JSON does.
+      return value === 0 ? '0' : String(value);
     case 'object': {
-      if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-      const keys = Object.keys(value).sort();
-      const parts: string[] = [];
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++)
+          out += (i > 0 ? ',' : '') + canonicalJson(value[i] as JsonValue);
+        return `${out}]`;
+      }
+      const keys = Object.keys(value);
+      if (keys.length > 1) keys.sort();
+      let out = '{';
+      let first = true;
       for (const k of keys) {
         const v = value[k];
         if (v === undefined) continue;
-        parts.push(`${JSON.stringify(k)}:${canonicalJson(v)}`);
+        out += `${first ? '' : ','}${JSON.stringify(k)}:${canonicalJson(v)}`;
+        first = false;
       }
-      return `{${parts.join(',')}}`;
+      return `${out}}`;
     }
     default:
       throw new Error(`canonicalJson: unsupported value of type ${typeof value}`);

@@ -51,8 +51,9 @@ export function parseNpy(buf: Uint8Array): Result<NpyArray, string> {
     return err(
       `truncated .npy file: expected ${count * itemSize} data bytes, found ${buf.length - dataStart}`,
     );
-  // Copy into an aligned buffer (the header length does not guarantee alignment for every writer).
-  const bytes = buf.slice(dataStart, dataStart + count * itemSize);
+  // Copy into a fresh, aligned buffer (the header length does not guarantee alignment for every writer,
+  // and a Node Buffer's `slice` is a view into a shared pool, not a copy).
+  const bytes = new Uint8Array(buf.subarray(dataStart, dataStart + count * itemSize));
   const data =
     dtype === '<f4'
       ? new Float32Array(bytes.buffer, 0, count)

@@ -34,6 +34,7 @@ export async function pefuse(
     cwd: opts.cwd ?? REPO_ROOT,
     env: { NO_COLOR: '1', ...opts.env },
     reject: false,
+    stripFinalNewline: false,
     timeout: opts.timeout ?? 120_000,
     ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
   });

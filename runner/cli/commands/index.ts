@@ -4,7 +4,26 @@
  */
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
+import { registerEvaluate } from './evaluate.js';
+import { registerExplain } from './explain.js';
+import { registerExport } from './export.js';
+import { registerGc } from './gc.js';
+import { registerPlan } from './plan.js';
+import { registerRun } from './run.js';
+import { registerStatus } from './status.js';
+import { registerTokenize } from './tokenize.js';
+import { registerValidate } from './validate.js';
 
 export type RegisterCommand = (program: Command, io: CliIo, setExit: (code: number) => void) => void;
 
-export const COMMANDS: RegisterCommand[] = [];
+export const COMMANDS: RegisterCommand[] = [
+  registerValidate,
+  registerPlan,
+  registerRun,
+  registerExplain,
+  registerEvaluate,
+  registerExport,
+  registerStatus,
+  registerGc,
+  registerTokenize,
+];

@@ -12,3 +12,19 @@ describe('canonicalJson', () => {
     expect(sha256Hex('')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
   });
 });
+
+describe('stageKeyOf', () => {
+  it('equals sha256 of the canonical JSON of the record', async () => {
+    const { stageKeyOf } = await import('../../../runner/plan/keys.js');
+    const record = {
+      scheme: 1,
+      kind: 'score' as const,
+      impl_version: 2,
+      params: { k: 50, rules: 'cirr', x: [1, { b: 2, a: 1 }] },
+      model: { backend: 'onnx', files: { 'b.onnx': 'x', 'a.onnx': 'y' } },
+      inputs: { queries: 'q'.repeat(64), dataset: 'd'.repeat(64) } as never,
+      data: null,
+    };
+    expect(stageKeyOf(record)).toBe(sha256Hex(canonicalJson(record as never)));
+  });
+});

@@ -16,3 +16,19 @@ describe('npy', () => {
     expect(r).toEqual({ ok: false, error: 'not a NumPy .npy file (bad magic)' });
   });
 });
+
+describe('npy from a Node Buffer', () => {
+  it('reads the right bytes when the Buffer is a view into a larger pool', async () => {
+    const { writeFileSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const file = join(tmpdir(), `pefuse-npy-${process.pid}.npy`);
+    writeFileSync(
+      file,
+      encodeNpy({ dtype: '<f8', shape: [3], data: new Float64Array([1.5, Number.NaN, -2]) }),
+    );
+    const r = parseNpy(Buffer.concat([Buffer.alloc(0), readFileSync(file)]));
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(Array.from(r.value.data as Float64Array)).toEqual([1.5, Number.NaN, -2]);
+  });
+});

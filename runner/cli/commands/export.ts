@@ -1,0 +1,77 @@
+/**
+ * `pefuse export`: test-server submission files (CIRR: two files, CIRCO: one) from a score matrix or a
+ * rankings file. `--run POINT` (rankings from the results DB) is reserved until the DB lands.
+ */
+import type { Command } from 'commander';
+import { CliExit, type CliIo, EXIT_USAGE } from '../io.js';
+import type { RegisterCommand } from './index.js';
+
+interface ExportFlags {
+  dataset: string;
+  split: string;
+  dataRoot: string;
+  run?: string;
+  scores?: string;
+  rankings?: string;
+  out: string;
+}
+
+/** The CIRR server's upload limit. */
+const CIRR_MAX_BYTES = 5 * 1024 * 1024;
+
+export const registerExport: RegisterCommand = (program: Command, io: CliIo) => {
+  program
+    .command('export')
+    .description('write test-server submission files (CIRR, CIRCO) from a score matrix or rankings')
+    .requiredOption('--dataset <name>', 'cirr | circo')
+    .requiredOption('--split <split>', 'test (val also works, for the CIRCO evaluation script)')
+    .requiredOption('--data-root <dir>', "the dataset's root in its official layout")
+    .option('--run <point>', "a run's rankings from the results database (not available yet)")
+    .option('--scores <file.npy>', 'float32/float64 [queries, gallery] matrix in canonical order')
+    .option('--rankings <file.json>', '{"<query key>": [ids...]} (CIRR pairid, CIRCO id)')
+    .requiredOption('--out <dir>', 'folder for the submission files')
+    .action(async (flags: ExportFlags) => {
+      const fail = (message: string): never => {
+        throw new CliExit(EXIT_USAGE, `pefuse export: ${message}`);
+      };
+      const sources = [flags.run, flags.scores, flags.rankings].filter((s) => s !== undefined).length;
+      if (sources !== 1) fail('give exactly one of --run POINT, --scores FILE.npy or --rankings FILE.json');
+      if (flags.run !== undefined) fail('--run is not available yet: use --scores or --rankings');
+      const { loadFromFlags, readRankings, readScores } = await import(
+        '../../../stages/metrics/cli-input.js'
+      );
+      const { buildSubmissions } = await import('../../../stages/metrics/export.js');
+      const { mkdir, writeFile } = await import('node:fs/promises');
+      const { join } = await import('node:path');
+
+      const loaded = await loadFromFlags(flags, ['cirr', 'circo']);
+      if (!loaded.ok) return fail(loaded.error);
+      for (const w of loaded.value.warnings) io.stderr(`pefuse export: warning: ${w}\n`);
+      const ranked =
+        flags.scores !== undefined
+          ? await readScores(loaded.value, flags.scores)
+          : await readRankings(loaded.value, flags.rankings!);
+      if (!ranked.ok) return fail(ranked.error);
+      const files = buildSubmissions(
+        loaded.value,
+        ranked.value,
+        flags.scores !== undefined ? '--scores' : '--rankings',
+      );
+      if (!files.ok) return fail(files.error);
+      try {
+        await mkdir(flags.out, { recursive: true });
+      } catch (e) {
+        return fail(
+          `--out ${flags.out}: cannot create the folder (${(e as NodeJS.ErrnoException).code ?? e})`,
+        );
+      }
+      for (const f of files.value) {
+        const path = join(flags.out, f.name);
+        const text = JSON.stringify(f.content);
+        await writeFile(path, text);
+        io.stdout(`wrote ${path} (${f.queries} queries, top-${f.listLength})\n`);
+        if (loaded.value.dataset === 'cirr' && Buffer.byteLength(text) > CIRR_MAX_BYTES)
+          io.stderr(`pefuse export: warning: ${path} is larger than the CIRR server's 5 MB limit\n`);
+      }
+    });
+};

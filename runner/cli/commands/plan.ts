@@ -1,0 +1,34 @@
+/** `pefuse plan SPEC [--json]`: points, stages per kind, and for each stage cached or why it runs. */
+import type { Command } from 'commander';
+import { planJson, planText } from '../../plan/view.js';
+import type { CliIo } from '../io.js';
+import { EXIT_USAGE } from '../io.js';
+import { cacheRootOf, collect, planSpec, printDiagnostics } from '../planning.js';
+
+export function registerPlan(program: Command, io: CliIo, setExit: (code: number) => void): void {
+  program
+    .command('plan')
+    .description('show what a spec expands to and which stages are cached or will run (and why)')
+    .argument('<spec>', 'experiment spec file')
+    .option('--set <path=value>', 'override a spec value (repeatable)', collect, [])
+    .option('--json', 'print the plan as one JSON document')
+    .option('--all', 'list every stage (default: the first 40)')
+    .action(async (spec: string, opts: { set: string[]; json?: boolean; all?: boolean }, cmd: Command) => {
+      const r = await planSpec(spec, io, {
+        overrides: opts.set,
+        cacheRoot: cacheRootOf(cmd, io),
+        withStore: true,
+      });
+      if (!r.ok) {
+        printDiagnostics(io, r.error);
+        setExit(EXIT_USAGE);
+        return;
+      }
+      if (opts.json) {
+        io.stdout(`${JSON.stringify(planJson(r.value), null, 2)}\n`);
+        return;
+      }
+      printDiagnostics(io, r.value.warnings);
+      io.stdout(planText(r.value, { all: opts.all ?? false }));
+    });
+}

@@ -1,0 +1,88 @@
+/**
+ * Shared by every command that takes a spec: global options → cache root → store → pipeline →
+ * `buildPlan`, with diagnostics rendered the same way everywhere.
+ */
+import type { Command } from 'commander';
+import { createPipeline } from '../../stages/catalog.js';
+import type { Diagnostic } from '../diagnostics/diagnostic.js';
+import { renderDiagnostics } from '../diagnostics/render.js';
+import { buildPlan, type PlanStore } from '../plan/build.js';
+import type { Plan } from '../plan/types.js';
+import { openStore, resolveCacheRoot, resolveDbFile } from '../store/index.js';
+import type { Result } from '../util/result.js';
+import type { CliIo } from './io.js';
+
+export interface GlobalOptions {
+  cache?: string;
+  db?: string;
+}
+
+export function globals(cmd: Command): GlobalOptions {
+  // Options of the root program (`pefuse --cache DIR plan …`) or of the subcommand (`pefuse plan --cache DIR …`).
+  return cmd.optsWithGlobals() as GlobalOptions;
+}
+
+export function cacheRootOf(cmd: Command, io: CliIo): string {
+  return resolveCacheRoot({ flag: globals(cmd).cache, env: io.env, cwd: io.cwd });
+}
+
+export function dbFileOf(cmd: Command, io: CliIo): string {
+  return resolveDbFile({ flag: globals(cmd).db, cacheRoot: cacheRootOf(cmd, io), cwd: io.cwd });
+}
+
+export function planStoreAt(cacheRoot: string): PlanStore {
+  const store = openStore(cacheRoot);
+  // One directory listing instead of one stat per stage: plans can have tens of thousands of stages,
+  // and only the keys that have a stage directory can be published.
+  let present: Promise<Set<string>> | undefined;
+  return {
+    isPublished: async (key) => {
+      present ??= store.stages.list().then((keys) => new Set<string>(keys));
+      return (await present).has(key) && store.stages.isPublished(key);
+    },
+    history: (experiment, slot) => store.history.read(experiment, slot),
+  };
+}
+
+export interface PlanRequest {
+  overrides: readonly string[];
+  cacheRoot: string;
+  /** Look at the cache for statuses (plan, run) or not (validate). */
+  withStore: boolean;
+}
+
+export function planSpec(file: string, io: CliIo, req: PlanRequest): Promise<Result<Plan, Diagnostic[]>> {
+  return buildPlan(file, {
+    overrides: req.overrides,
+    cwd: io.cwd,
+    env: io.env,
+    cacheRoot: req.cacheRoot,
+    pipeline: createPipeline(),
+    ...(req.withStore ? { store: planStoreAt(req.cacheRoot) } : {}),
+  });
+}
+
+/**
+ * Prints diagnostics to stderr: every error, and warnings deduplicated and capped (a spec with nine
+ * datasets whose roots are not there yet should not bury its one error).
+ */
+export function printDiagnostics(io: CliIo, diags: readonly Diagnostic[], maxWarnings = 3): void {
+  const seen = new Set<string>();
+  const unique = diags.filter((d) => {
+    const id = `${d.severity}|${d.message}|${d.span?.file}:${d.span?.start}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+  const warnings = unique.filter((d) => d.severity === 'warning');
+  const shown = [...unique.filter((d) => d.severity === 'error'), ...warnings.slice(0, maxWarnings)];
+  const text = renderDiagnostics(shown);
+  if (text) io.stderr(text);
+  if (warnings.length > maxWarnings)
+    io.stderr(`(${warnings.length - maxWarnings} more warnings like these not shown)\n`);
+}
+
+/** Commander collector for repeatable `--set PATH=VALUE`. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}

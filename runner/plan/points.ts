@@ -1,0 +1,110 @@
+/**
+ * Points: datasets × sweep assignments × repeats, each with its resolved configuration and typed params.
+ * Also runs the semantic checks that depend on a point's final configuration (a swept `mode` that needs a
+ * model block the spec lacks), located at whichever YAML node set the value.
+ */
+import { type Diagnostic, diag, type SourceSpan } from '../diagnostics/diagnostic.js';
+import { type LNode, nodeAt, toJson } from '../spec/located.js';
+import { missingBlockDiagnostic, requiredBlocks } from '../spec/semantic.js';
+import type { DatasetSpec, Mode, PointConfig } from '../spec/types.js';
+import type { Assignment } from '../sweep/expand.js';
+import { canonicalJson, isJsonObject, type JsonObject, type JsonValue, sha256Hex } from '../util/json.js';
+import type { ParamValue } from './types.js';
+
+export interface DraftPoint {
+  params: Record<string, ParamValue>;
+  config: PointConfig;
+  id: string;
+}
+
+const NOT_POINT_CONFIG = new Set([
+  'experiment',
+  'description',
+  'include',
+  'datasets',
+  'sweep',
+  'report',
+  'repeats',
+  'resources',
+]);
+
+export function expandPoints(
+  tree: LNode,
+  assignments: readonly Assignment[],
+  datasetLabel: (d: DatasetSpec) => string,
+  diagnostics: Diagnostic[],
+): DraftPoint[] {
+  const json = toJson(tree) as JsonObject;
+  const base: JsonObject = {};
+  for (const [k, v] of Object.entries(json)) if (!NOT_POINT_CONFIG.has(k)) base[k] = v;
+  const datasets = (Array.isArray(json.datasets) ? json.datasets : []) as unknown as DatasetSpec[];
+  const seeds = repeatSeeds(json.repeats, typeof json.seed === 'number' ? json.seed : 0);
+  const showRepeat =
+    seeds.length > 1 || (isJsonObject(json.repeats ?? null) && 'seeds' in (json.repeats as JsonObject));
+  const modeSpan = nodeAt(tree, ['mode']).node.span;
+  const reported = new Set<string>();
+  const points: DraftPoint[] = [];
+  const seen = new Set<string>();
+  for (const dataset of datasets) {
+    const label = datasetLabel(dataset);
+    for (const a of assignments) {
+      const cfg = structuredClone(base);
+      for (const [path, v] of a) setDotted(cfg, path, v.value);
+      for (let r = 0; r < seeds.length; r++) {
+        const params: Record<string, ParamValue> = { dataset: label };
+        for (const [path, v] of a) params[path] = v.value;
+        if (showRepeat) {
+          params.repeat = r;
+          params.seed = seeds[r]!;
+        }
+        const config = { ...cfg, dataset, seed: seeds[r]!, repeat: r } as unknown as PointConfig;
+        const key = canonicalJson(params as JsonObject);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        checkBlocks(config, a.get('mode')?.span ?? modeSpan, reported, diagnostics);
+        points.push({ params, config, id: sha256Hex(key).slice(0, 12) });
+      }
+    }
+  }
+  return points;
+}
+
+function repeatSeeds(repeats: JsonValue | undefined, seed: number): number[] {
+  if (typeof repeats === 'number' && repeats >= 1) return Array.from({ length: repeats }, (_, i) => seed + i);
+  if (isJsonObject(repeats ?? null) && Array.isArray((repeats as JsonObject).seeds))
+    return ((repeats as JsonObject).seeds as number[]).slice();
+  return [seed];
+}
+
+function setDotted(obj: JsonObject, path: string, value: JsonValue): void {
+  const parts = path.split('.');
+  let cur = obj;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const p = parts[i]!;
+    if (!isJsonObject(cur[p] ?? null)) cur[p] = {};
+    cur = cur[p] as JsonObject;
+  }
+  cur[parts[parts.length - 1]!] = value;
+}
+
+function checkBlocks(
+  config: PointConfig,
+  span: SourceSpan,
+  reported: Set<string>,
+  diagnostics: Diagnostic[],
+): void {
+  const mode = config.mode as Mode;
+  if (!['t2i', 'i2i', 't2t', 'i2t'].includes(mode)) return; // the schema reported it
+  const text = config.diffusion?.text;
+  for (const block of requiredBlocks(mode, text)) {
+    if (config[block] !== undefined) continue;
+    const id = `${mode}:${block}:${span.start}`;
+    if (reported.has(id)) continue;
+    reported.add(id);
+    diagnostics.push(missingBlockDiagnostic(mode, block, span, text === 'mllm'));
+  }
+}
+
+export function emptySweepDiagnostic(span: SourceSpan): Diagnostic {
+  return diag('the sweep produced no points', span);
+}

@@ -1,0 +1,44 @@
+/**
+ * The front end: spec file → located tree → schema → semantic checks → sweep → points.
+ * All problems are collected; nothing here throws for bad input.
+ *
+ *   YAML file (+ include: fragments, --set overrides, ${env:VAR})
+ *     ─▶ located tree ─▶ ajv schema check ─▶ dataset checks ─▶ sweep expansion ─▶ points (+ mode/block checks)
+ */
+import { type Diagnostic, hasErrors } from '../diagnostics/diagnostic.js';
+import type { DraftPoint } from '../plan/points.js';
+import { expandPoints } from '../plan/points.js';
+import { expandSweep } from '../sweep/expand.js';
+import type { JsonObject } from '../util/json.js';
+import { type LoadOptions, loadSpec } from './load.js';
+import { type LNode, nodeAt, toJson } from './located.js';
+import { checkDatasets } from './semantic.js';
+import type { DatasetSpec } from './types.js';
+import { validateSchema } from './validate.js';
+
+export interface CompiledSpec {
+  path: string;
+  tree: LNode;
+  json: JsonObject;
+  files: string[];
+  points: DraftPoint[];
+}
+
+export function compileSpec(
+  file: string,
+  opts: LoadOptions & { datasetLabel: (d: DatasetSpec) => string },
+): { spec: CompiledSpec | null; diagnostics: Diagnostic[] } {
+  const { spec, diagnostics } = loadSpec(file, opts);
+  if (!spec) return { spec: null, diagnostics };
+  const json = toJson(spec.tree) as JsonObject;
+  diagnostics.push(...validateSchema(spec.tree, json));
+  checkDatasets(spec.tree, diagnostics);
+  const sweepNode = spec.tree.kind === 'map' ? spec.tree.entries.get('sweep')?.value : undefined;
+  const assignments = expandSweep(sweepNode, diagnostics);
+  if (hasErrors(diagnostics)) return { spec: null, diagnostics };
+  const points = expandPoints(spec.tree, assignments, opts.datasetLabel, diagnostics);
+  if (hasErrors(diagnostics)) return { spec: null, diagnostics };
+  return { spec: { path: spec.path, tree: spec.tree, json, files: spec.files, points }, diagnostics };
+}
+
+export { nodeAt };

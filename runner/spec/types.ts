@@ -1,0 +1,73 @@
+/**
+ * The spec's TypeScript shape, mirroring spec.schema.json (the schema is what validates; these types
+ * describe what the planner may then assume).
+ */
+export type Mode = 't2i' | 'i2i' | 't2t' | 'i2t';
+export const MODES: readonly Mode[] = ['t2i', 'i2i', 't2t', 'i2t'];
+
+export interface DatasetSpec {
+  name: string;
+  split?: string;
+  category?: string;
+  task?: string;
+  root?: string;
+  images?: string;
+  seed?: number;
+  n_gallery?: number;
+  n_queries?: number;
+  limit?: number;
+}
+
+export interface MllmSpec {
+  backend: 'vllm' | 'sglang' | 'ollama' | 'openai' | 'transformers' | 'dummy';
+  model: string;
+  revision?: string;
+  endpoint?: string;
+  prompt?: string;
+  caption_prompt?: string;
+  temperature?: number;
+  top_p?: number;
+  top_k?: number;
+  repetition_penalty?: number;
+  max_tokens?: number;
+  timeout_s?: number;
+}
+
+export interface DiffusionSpec {
+  backend: 'diffusers' | 'dummy';
+  pipeline: 'sdxl-instructpix2pix' | 'sdxl-turbo' | 'dummy';
+  model?: string;
+  revision?: string;
+  text?: 'caption' | 'mllm';
+  guidance_scale?: number;
+  image_guidance_scale?: number;
+  steps?: number;
+  strength?: number;
+  size?: number;
+  dtype?: 'fp16' | 'bf16' | 'fp32';
+}
+
+export interface RetrievalSpec {
+  backend: 'onnx' | 'dummy';
+  model: string;
+  model_dir?: string;
+  batch_size?: number;
+  device?: 'auto' | 'cpu' | 'cuda';
+}
+
+/** The resolved configuration of one sweep point: what stages read their declared params from. */
+export interface PointConfig {
+  mode: Mode;
+  dataset: DatasetSpec;
+  mllm?: MllmSpec;
+  diffusion?: DiffusionSpec;
+  retrieval: RetrievalSpec;
+  score?: { k?: number };
+  seed: number;
+  repeat: number;
+}
+
+/** Blocks whose properties can be swept by dotted path (`mllm.temperature`), plus top-level `mode`, `seed`. */
+export const SWEEPABLE_BLOCKS = ['mllm', 'diffusion', 'retrieval', 'score'] as const;
+
+export const DATASET_NAMES = ['fashioniq', 'cirr', 'circo', 'genecis', 'synthetic'] as const;

@@ -1,0 +1,27 @@
+/**
+ * Defaults filled into every point before keys are computed, so that leaving a parameter out and
+ * writing its default give the same key. Values follow the paper's base settings (Sec. 4.1, 4.5).
+ */
+export const MLLM_DEFAULTS = {
+  temperature: 0.1,
+  top_p: 0.9,
+  top_k: 50,
+  repetition_penalty: 1.0,
+  max_tokens: 128,
+} as const;
+
+export const DIFFUSION_DEFAULTS = {
+  text: 'caption',
+  guidance_scale: 7.5,
+  image_guidance_scale: 3.0,
+  steps: 30,
+  size: 768,
+  dtype: 'bf16',
+} as const;
+
+/** SDXL-Turbo image-to-image: strength × steps = effective steps (Sec. 5). */
+export const TURBO_DEFAULTS = { strength: 0.5, guidance_scale: 0.0, steps: 60 } as const;
+
+export const SCORE_DEFAULTS = { k: 50 } as const;
+
+export const DEFAULT_SPLIT = 'val';

@@ -1,0 +1,160 @@
+/**
+ * Plan-time facts about external inputs, resolved once per distinct input and shared by all points:
+ * the annotation-file hash and sizes of each dataset, prompt template hashes, retrieval model identity.
+ * A dataset root or model folder that does not exist yet is a warning (the plan still works, so specs
+ * can be checked on a laptop without the data); a malformed annotation file is an error.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { type Diagnostic, diag } from '../runner/diagnostics/diagnostic.js';
+import type { PlanContext } from '../runner/plan/stage.js';
+import type { DatasetSpec, PointConfig } from '../runner/spec/types.js';
+import { canonicalJson, type JsonValue, sha256Hex } from '../runner/util/json.js';
+import { loadDataset } from './datasets/index.js';
+import type { BenchmarkName, FashionIqCategory, GenecisTask } from './datasets/types.js';
+import { DEFAULT_CAPTION_PROMPT, DEFAULT_COMPOSE_PROMPT } from './mllm/prompts.js';
+import type { PointFacts } from './pipeline.js';
+
+export async function resolveFacts(
+  configs: readonly PointConfig[],
+  ctx: PlanContext,
+): Promise<{ facts: PointFacts[]; diagnostics: Diagnostic[] }> {
+  const diagnostics: Diagnostic[] = [];
+  const datasets = new Map<string, Promise<PointFacts['dataset']>>();
+  const prompts = new Map<string, string>();
+  const models = new Map<string, Promise<JsonValue>>();
+  const out: Promise<PointFacts>[] = [];
+  const datasetIndex = new Map<string, number>();
+  configs.forEach((c) => {
+    const dk = canonicalJson(c.dataset as unknown as JsonValue);
+    if (!datasets.has(dk)) {
+      datasetIndex.set(dk, datasetIndex.size);
+      datasets.set(dk, datasetFacts(c.dataset, datasetIndex.size - 1, ctx, diagnostics));
+    }
+    const compose = promptHash(
+      c.mllm?.prompt,
+      DEFAULT_COMPOSE_PROMPT,
+      ['mllm', 'prompt'],
+      ctx,
+      prompts,
+      diagnostics,
+    );
+    const caption = promptHash(
+      c.mllm?.caption_prompt,
+      DEFAULT_CAPTION_PROMPT,
+      ['mllm', 'caption_prompt'],
+      ctx,
+      prompts,
+      diagnostics,
+    );
+    const mk = canonicalJson(c.retrieval as unknown as JsonValue);
+    if (!models.has(mk)) models.set(mk, retrievalIdentity(c.retrieval, ctx, diagnostics));
+    const d = datasets.get(dk)!;
+    const m = models.get(mk)!;
+    out.push(
+      Promise.all([d, m]).then(([dataset, retrieval]) => ({
+        dataset,
+        prompts: { compose, caption },
+        retrieval,
+      })),
+    );
+  });
+  return { facts: await Promise.all(out), diagnostics };
+}
+
+function promptHash(
+  file: string | undefined,
+  fallback: string,
+  path: (string | number)[],
+  ctx: PlanContext,
+  cache: Map<string, string>,
+  diagnostics: Diagnostic[],
+): string {
+  const id = file ?? '<default>';
+  const hit = cache.get(id);
+  if (hit) return hit;
+  let text = fallback;
+  if (file !== undefined) {
+    const abs = ctx.resolveFrom(path, file);
+    try {
+      text = readFileSync(abs, 'utf8');
+    } catch {
+      diagnostics.push(
+        diag(`prompt template not found: ${abs}`, ctx.spanOf(path, file), {
+          hint: 'prompt paths are relative to the file that names them',
+        }),
+      );
+    }
+  }
+  const h = `sha256:${sha256Hex(text)}`;
+  cache.set(id, h);
+  return h;
+}
+
+async function datasetFacts(
+  d: DatasetSpec,
+  index: number,
+  ctx: PlanContext,
+  diagnostics: Diagnostic[],
+): Promise<PointFacts['dataset']> {
+  if (d.name === 'synthetic') {
+    return { data: { generator: 'synthetic/1' }, queries: d.n_queries ?? 80, gallery: d.n_gallery ?? 240 };
+  }
+  const root = resolve(ctx.cwd, d.root ?? '.');
+  const span = ctx.spanOf(['datasets', index, 'root']);
+
+  if (!existsSync(root)) {
+    diagnostics.push(
+      diag(`dataset root not found: ${root}`, span, {
+        severity: 'warning',
+        hint: 'the plan uses the path as the dataset identity; `pefuse run` needs the annotation files there',
+      }),
+    );
+    return { data: { unresolved: root }, queries: null, gallery: null };
+  }
+  const loaded = await loadDataset({
+    dataset: d.name as BenchmarkName,
+    split: d.split === 'test' || d.split === 'test1' ? 'test' : 'val',
+    root,
+    ...(d.category ? { category: d.category as FashionIqCategory } : {}),
+    ...(d.task ? { task: d.task as GenecisTask } : {}),
+    ...(d.images ? { imageRoot: resolve(ctx.cwd, d.images) } : {}),
+  });
+  if (!loaded.ok) {
+    diagnostics.push(diag(loaded.error.message, span, { hint: 'fix or re-download the annotation file' }));
+    return { data: null, queries: null, gallery: null };
+  }
+  for (const w of loaded.value.warnings) diagnostics.push(diag(w, span, { severity: 'warning' }));
+  const n = loaded.value.queries.length;
+  return {
+    data: { annotations: `sha256:${loaded.value.contentHash}` },
+    queries: d.limit !== undefined ? Math.min(d.limit, n) : n,
+    gallery: loaded.value.gallery.length,
+  };
+}
+
+async function retrievalIdentity(
+  r: PointConfig['retrieval'],
+  ctx: PlanContext,
+  diagnostics: Diagnostic[],
+): Promise<JsonValue> {
+  if (r.backend === 'dummy') return { backend: 'dummy', model: 'dummy-embed', version: 1 };
+  const dir = r.model_dir !== undefined ? resolve(ctx.cwd, r.model_dir) : null;
+  if (dir === null || !existsSync(dir)) {
+    diagnostics.push(
+      diag(
+        `retrieval model folder not found: ${dir ?? '(no retrieval.model_dir)'}`,
+        ctx.spanOf(
+          r.model_dir !== undefined ? ['retrieval', 'model_dir'] : ['retrieval', 'model'],
+          r.model_dir ?? r.model,
+        ),
+        {
+          severity: 'warning',
+          hint: 'export the towers with stages/embed/export_onnx.py; until then the key uses the profile name',
+        },
+      ),
+    );
+    return { backend: 'onnx', profile: r.model, unresolved: dir };
+  }
+  return { backend: 'onnx', profile: r.model, dir };
+}

@@ -1,0 +1,207 @@
+/**
+ * The pipeline: for one sweep point, the conversion mode selects a chain of stages (architecture §3).
+ * Each node carries ONLY the parameters its stage declares, so work shared across points (a gallery
+ * embedding under a temperature sweep, MLLM outputs under a backbone sweep) gets the same key and is
+ * planned once.
+ *
+ *   t2i: dataset ─▶ mllm.compose ─▶ embed.text  ─┐
+ *        dataset ─▶ embed.image (gallery) ───────┴▶ score ─▶ metrics
+ *   i2i: dataset ─▶ [mllm.compose ─▶] diffusion.edit ─▶ embed.image ─┐
+ *        dataset ─▶ embed.image (gallery) ──────────────────────────┴▶ score ─▶ metrics
+ *   t2t: dataset ─▶ mllm.compose ─▶ embed.text ─┐
+ *        dataset ─▶ mllm.caption ─▶ embed.text ─┴▶ score ─▶ metrics
+ *   i2t: dataset ─▶ [mllm.compose ─▶] diffusion.edit ─▶ embed.image ─┐
+ *        dataset ─▶ mllm.caption ─▶ embed.text ─────────────────────┴▶ score ─▶ metrics
+ */
+import type { StageNodeSpec } from '../runner/plan/stage.js';
+import type { PointConfig } from '../runner/spec/types.js';
+import type { JsonObject, JsonValue } from '../runner/util/json.js';
+import {
+  DEFAULT_SPLIT,
+  DIFFUSION_DEFAULTS,
+  MLLM_DEFAULTS,
+  SCORE_DEFAULTS,
+  TURBO_DEFAULTS,
+} from './defaults.js';
+
+/** Plan-time facts about external inputs, resolved once per distinct input (see fingerprints.ts). */
+export interface PointFacts {
+  /** Dataset content identity (annotation-file hash) and sizes. */
+  dataset: { data: JsonValue; queries: number | null; gallery: number | null };
+  /** Prompt template hashes (compose, caption). */
+  prompts: { compose: string; caption: string };
+  /** Retrieval model identity (ONNX file hashes, or the dummy's name). */
+  retrieval: JsonValue;
+}
+
+export function datasetParams(d: PointConfig['dataset']): JsonObject {
+  const p: JsonObject = { name: d.name, split: d.split ?? DEFAULT_SPLIT };
+  if (d.category !== undefined) p.category = d.category;
+  if (d.task !== undefined) p.task = d.task;
+  if (d.limit !== undefined) p.limit = d.limit;
+  if (d.name === 'synthetic') {
+    p.seed = d.seed ?? 0;
+    p.n_gallery = d.n_gallery ?? 240;
+    p.n_queries = d.n_queries ?? 80;
+  }
+  return p;
+}
+
+/** A readable dataset label for plans and reports: `circo/val`, `fashioniq/val/dress`. */
+export function datasetLabel(d: PointConfig['dataset']): string {
+  return [d.name, d.split ?? DEFAULT_SPLIT, d.category ?? d.task].filter((x) => x !== undefined).join('/');
+}
+
+export function chainFor(c: PointConfig, facts: PointFacts): StageNodeSpec[] {
+  const nodes: StageNodeSpec[] = [];
+  const ds = facts.dataset;
+  nodes.push({
+    kind: 'dataset',
+    role: 'dataset',
+    params: datasetParams(c.dataset),
+    model: null,
+    data: ds.data,
+    inputs: {},
+    items: null,
+    backend: c.dataset.name === 'synthetic' ? 'synthetic' : 'loader',
+  });
+  const needsCompose =
+    c.mode === 't2i' ||
+    c.mode === 't2t' ||
+    ((c.mode === 'i2i' || c.mode === 'i2t') && c.diffusion?.text === 'mllm');
+  if (needsCompose && c.mllm)
+    nodes.push(mllmNode('mllm.compose', 'query-text', c, facts.prompts.compose, ds.queries));
+  const imageQuery = c.mode === 'i2i' || c.mode === 'i2t';
+  if (imageQuery && c.diffusion) nodes.push(diffusionNode(c, ds.queries));
+  const retrievalModel = facts.retrieval;
+  const rb = c.retrieval.backend === 'dummy' ? 'dummy' : c.retrieval.model;
+  nodes.push(
+    imageQuery
+      ? embedNode('embed.image', 'query-embed', { images: 'query-image' }, retrievalModel, c, rb, ds.queries)
+      : embedNode('embed.text', 'query-embed', { texts: 'query-text' }, retrievalModel, c, rb, ds.queries),
+  );
+  const textGallery = c.mode === 't2t' || c.mode === 'i2t';
+  if (textGallery && c.mllm) {
+    nodes.push(mllmNode('mllm.caption', 'gallery-caption', c, facts.prompts.caption, ds.gallery));
+    nodes.push(
+      embedNode(
+        'embed.text',
+        'gallery-embed',
+        { texts: 'gallery-caption' },
+        retrievalModel,
+        c,
+        rb,
+        ds.gallery,
+      ),
+    );
+  } else {
+    nodes.push(
+      embedNode('embed.image', 'gallery-embed', { gallery: 'dataset' }, retrievalModel, c, rb, ds.gallery),
+    );
+  }
+  nodes.push({
+    kind: 'score',
+    role: 'score',
+    params: { k: c.score?.k ?? SCORE_DEFAULTS.k, rules: c.dataset.name },
+    model: null,
+    data: null,
+    inputs: { dataset: 'dataset', queries: 'query-embed', gallery: 'gallery-embed' },
+    items: ds.queries,
+    backend: 'onnxruntime',
+  });
+  nodes.push({
+    kind: 'metrics',
+    role: 'metrics',
+    params: { dataset: c.dataset.name, split: c.dataset.split ?? DEFAULT_SPLIT },
+    model: null,
+    data: null,
+    inputs: { dataset: 'dataset', score: 'score' },
+    items: null,
+    backend: 'official',
+  });
+  return nodes;
+}
+
+function mllmNode(
+  kind: 'mllm.compose' | 'mllm.caption',
+  role: string,
+  c: PointConfig,
+  promptHash: string,
+  items: number | null,
+): StageNodeSpec {
+  const m = c.mllm!;
+  const params: JsonObject = {
+    temperature: m.temperature ?? MLLM_DEFAULTS.temperature,
+    top_p: m.top_p ?? MLLM_DEFAULTS.top_p,
+    top_k: m.top_k ?? MLLM_DEFAULTS.top_k,
+    repetition_penalty: m.repetition_penalty ?? MLLM_DEFAULTS.repetition_penalty,
+    max_tokens: m.max_tokens ?? MLLM_DEFAULTS.max_tokens,
+    seed: c.seed,
+  };
+  const model: JsonObject = { backend: m.backend, model: m.model };
+  if (m.revision !== undefined) model.revision = m.revision;
+  return {
+    kind,
+    role,
+    params,
+    model,
+    data: { prompt: promptHash },
+    inputs: { dataset: 'dataset' },
+    items,
+    backend: m.backend === 'dummy' ? 'dummy' : `${m.backend}:${m.model}`,
+  };
+}
+
+function diffusionNode(c: PointConfig, items: number | null): StageNodeSpec {
+  const d = c.diffusion!;
+  const turbo = d.pipeline === 'sdxl-turbo';
+  const params: JsonObject = {
+    pipeline: d.pipeline,
+    text: d.text ?? DIFFUSION_DEFAULTS.text,
+    guidance_scale:
+      d.guidance_scale ?? (turbo ? TURBO_DEFAULTS.guidance_scale : DIFFUSION_DEFAULTS.guidance_scale),
+    steps: d.steps ?? (turbo ? TURBO_DEFAULTS.steps : DIFFUSION_DEFAULTS.steps),
+    size: d.size ?? DIFFUSION_DEFAULTS.size,
+    dtype: d.dtype ?? DIFFUSION_DEFAULTS.dtype,
+    seed: c.seed,
+  };
+  // InstructPix2Pix has an image guidance scale; Turbo img2img has a strength instead.
+  if (turbo) params.strength = d.strength ?? TURBO_DEFAULTS.strength;
+  else params.image_guidance_scale = d.image_guidance_scale ?? DIFFUSION_DEFAULTS.image_guidance_scale;
+  const model: JsonObject = { backend: d.backend, pipeline: d.pipeline };
+  if (d.model !== undefined) model.model = d.model;
+  if (d.revision !== undefined) model.revision = d.revision;
+  const inputs: Record<string, string> = { dataset: 'dataset' };
+  if (params.text === 'mllm') inputs.texts = 'query-text';
+  return {
+    kind: 'diffusion.edit',
+    role: 'query-image',
+    params,
+    model,
+    data: null,
+    inputs,
+    items,
+    backend: d.backend === 'dummy' ? 'dummy' : `${d.backend}:${d.pipeline}`,
+  };
+}
+
+function embedNode(
+  kind: 'embed.text' | 'embed.image',
+  role: string,
+  inputs: Record<string, string>,
+  model: JsonValue,
+  c: PointConfig,
+  backend: string,
+  items: number | null,
+): StageNodeSpec {
+  return {
+    kind,
+    role,
+    params: { backend: c.retrieval.backend, model: c.retrieval.model },
+    model,
+    data: null,
+    inputs,
+    items,
+    backend,
+  };
+}
