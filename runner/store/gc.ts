@@ -1,0 +1,196 @@
+/**
+ * Garbage collection (`pefuse gc`). Keeps every reachable stage and everything it refers to:
+ *
+ * 1. Stage dirs whose key is not reachable are removed, unless a live process holds their lock
+ *    (a running stage), or `olderThanDays` is set and the dir was modified more recently.
+ * 2. Objects are kept when any remaining manifest or journal refers to them (a `{sha256, size}` pair at
+ *    any depth of the JSON), or when they are younger than the grace period (a running `pefuse run`
+ *    may have stored one and not journaled it yet); the rest are removed.
+ * 3. Item-cache entries that refer to a removed or missing object are removed (unreadable ones too).
+ * 4. Temp files older than the grace period and quarantined corrupt objects are removed.
+ *
+ * With `dryRun` nothing is deleted and the same counts are returned ("would free").
+ */
+import { lstat, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { StageKey } from '../plan/stage.js';
+import type { JsonValue } from '../util/json.js';
+import { isErrno, SHA256_RE } from './fsutil.js';
+import { parseJournal } from './journal.js';
+import type { FsStageStore } from './stages.js';
+import type { GcOptions, GcReport, Store } from './types.js';
+
+const DEFAULT_GRACE_MS = 3_600_000;
+
+/** Every `{sha256, size}` object reference anywhere inside a JSON value. */
+export function collectRefs(value: unknown, into: Set<string> = new Set()): Set<string> {
+  if (Array.isArray(value)) {
+    for (const v of value) collectRefs(v, into);
+  } else if (typeof value === 'object' && value !== null) {
+    const o = value as Record<string, unknown>;
+    if (typeof o.sha256 === 'string' && SHA256_RE.test(o.sha256) && typeof o.size === 'number')
+      into.add(o.sha256);
+    for (const v of Object.values(o)) collectRefs(v, into);
+  }
+  return into;
+}
+
+export async function collectGarbage(store: Store, opts: GcOptions): Promise<GcReport> {
+  const now = Date.now();
+  const graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
+  const cutoff =
+    opts.olderThanDays === undefined ? Number.POSITIVE_INFINITY : now - opts.olderThanDays * 86_400_000;
+  const report: GcReport = { stages: 0, objects: 0, items: 0, tmp: 0, bytes: 0, lockedSkipped: 0 };
+  const stages = store.stages as FsStageStore;
+
+  // 1. Stages.
+  const kept: StageKey[] = [];
+  for (const key of await stages.list()) {
+    if (opts.reachable.has(key)) {
+      kept.push(key);
+      continue;
+    }
+    const dir = stages.dirOf(key);
+    const { bytes, newestMs } = await du(dir);
+    if (newestMs > cutoff) {
+      kept.push(key);
+      continue;
+    }
+    if ((await stages.lockHolder(key)) !== null) {
+      report.lockedSkipped++;
+      kept.push(key);
+      continue;
+    }
+    if (!opts.dryRun) {
+      // Take the lock so a runner cannot start this stage while we delete it.
+      const lock = await stages.lock(key, { wait: false });
+      if (lock === null) {
+        report.lockedSkipped++;
+        kept.push(key);
+        continue;
+      }
+      await rm(dir, { recursive: true, force: true });
+      await lock.release();
+    }
+    report.stages++;
+    report.bytes += bytes;
+  }
+
+  // 2. Objects.
+  const live = new Set<string>();
+  for (const key of kept) {
+    const dir = stages.dirOf(key);
+    const manifest = await readJsonOrNull(join(dir, 'manifest.json'));
+    if (manifest !== undefined) collectRefs(manifest, live);
+    const journal = await readTextOrNull(join(dir, 'journal.jsonl'));
+    if (journal !== null) for (const item of parseJournal(journal).items) collectRefs(item.output, live);
+  }
+  const removed = new Set<string>();
+  const present = new Set<string>();
+  for (const { path, name, size, mtimeMs } of await listFiles(store.objects.root, 2)) {
+    if (!SHA256_RE.test(name)) continue;
+    const young = now - mtimeMs < graceMs || mtimeMs > cutoff;
+    if (live.has(name) || young) {
+      present.add(name);
+      continue;
+    }
+    if (!opts.dryRun) await rm(path, { force: true });
+    removed.add(name);
+    report.objects++;
+    report.bytes += size;
+  }
+
+  // 3. Item-cache entries whose objects are gone.
+  for (const { path, size, mtimeMs } of await listFiles(join(store.root, 'items'), 2)) {
+    if (now - mtimeMs < graceMs) continue;
+    const entry = await readJsonOrNull(path);
+    const refs = entry === undefined ? null : collectRefs(entry);
+    const broken = refs === null || [...refs].some((s) => !present.has(s));
+    if (!broken) continue;
+    if (!opts.dryRun) await rm(path, { force: true });
+    report.items++;
+    report.bytes += size;
+  }
+
+  // 4. Temp files and quarantined objects.
+  for (const sub of ['tmp', 'quarantine']) {
+    for (const { path, size, mtimeMs } of await listFiles(join(store.root, sub), 1)) {
+      if (sub === 'tmp' && now - mtimeMs < graceMs) continue;
+      if (!opts.dryRun) await rm(path, { force: true });
+      report.tmp++;
+      report.bytes += size;
+    }
+  }
+  return report;
+}
+
+interface FileInfo {
+  path: string;
+  name: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** Regular files exactly `depth` levels below `root` (objects/<aa>/<sha> is depth 2). */
+async function listFiles(root: string, depth: number): Promise<FileInfo[]> {
+  const out: FileInfo[] = [];
+  async function walk(dir: string, level: number): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (e) {
+      if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) return;
+      throw e;
+    }
+    for (const name of names) {
+      const path = join(dir, name);
+      const st = await lstat(path).catch(() => null);
+      if (st === null) continue;
+      if (level < depth) {
+        if (st.isDirectory()) await walk(path, level + 1);
+      } else if (st.isFile()) {
+        out.push({ path, name, size: st.size, mtimeMs: st.mtimeMs });
+      }
+    }
+  }
+  await walk(root, 1);
+  return out;
+}
+
+/** Total bytes under a directory and the newest mtime in it. */
+async function du(dir: string): Promise<{ bytes: number; newestMs: number }> {
+  let bytes = 0;
+  let newestMs = 0;
+  async function walk(p: string): Promise<void> {
+    const st = await lstat(p).catch(() => null);
+    if (st === null) return;
+    newestMs = Math.max(newestMs, st.mtimeMs);
+    if (st.isDirectory()) {
+      for (const name of await readdir(p).catch(() => [] as string[])) await walk(join(p, name));
+    } else {
+      bytes += st.size;
+    }
+  }
+  await walk(dir);
+  return { bytes, newestMs };
+}
+
+async function readTextOrNull(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return null;
+    throw e;
+  }
+}
+
+/** Parsed JSON, or undefined when missing or unreadable. */
+async function readJsonOrNull(path: string): Promise<JsonValue | undefined> {
+  const text = await readTextOrNull(path);
+  if (text === null) return undefined;
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch {
+    return undefined;
+  }
+}
