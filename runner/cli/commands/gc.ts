@@ -1,0 +1,135 @@
+/**
+ * `pefuse gc [--dry-run] [SPEC…] [--older-than DAYS]`: removes cache entries that no spec reaches.
+ *
+ * Reachable = every stage key `buildPlan` gives for the specs (all of `experiments/*.yaml` when none
+ * is named), cached or not, plus everything their manifests and journals refer to. A spec with errors
+ * stops gc before anything is deleted (exit 2): never delete what a broken spec might reach.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { Command } from 'commander';
+import type { StageKey } from '../../plan/stage.js';
+import { collectGarbage, openStore } from '../../store/index.js';
+import type { GcReport } from '../../store/types.js';
+import type { CliIo } from '../io.js';
+import { EXIT_USAGE } from '../io.js';
+import { cacheRootOf, planSpec, printDiagnostics } from '../planning.js';
+
+/** Human byte counts: 0 B, 812 B, 4.2 KiB, 1.3 GiB. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** The default spec list: `experiments/*.yaml|yml` under the working directory, sorted. */
+export function defaultSpecs(cwd: string): string[] {
+  const dir = join(cwd, 'experiments');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((n) => /\.ya?ml$/.test(n))
+    .sort()
+    .map((n) => join('experiments', n));
+}
+
+export function gcSummary(r: GcReport, dryRun: boolean): string {
+  const parts = [
+    plural(r.stages, 'stage'),
+    plural(r.objects, 'object'),
+    plural(r.items, 'item-cache entry', 'item-cache entries'),
+    plural(r.tmp, 'temp file'),
+  ];
+  const lines = [
+    dryRun
+      ? `would remove ${parts.join(', ')}: would free ${formatBytes(r.bytes)} (dry run, nothing deleted)`
+      : `removed ${parts.join(', ')}: freed ${formatBytes(r.bytes)}`,
+  ];
+  if (r.lockedSkipped > 0) {
+    lines.push(`kept ${plural(r.lockedSkipped, 'unreachable stage')} locked by a running pefuse process`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerGc(program: Command, io: CliIo, setExit: (code: number) => void): void {
+  program
+    .command('gc')
+    .description('remove cache entries that no spec under experiments/ (or the given specs) reaches')
+    .argument('[specs...]', 'specs whose stages to keep (default: experiments/*.yaml)')
+    .option('--dry-run', 'report what would be removed, delete nothing')
+    .option('--older-than <days>', 'only remove unreachable entries not modified for this many days')
+    .option('--json', 'print the counts as JSON')
+    .action(
+      async (
+        specsArg: string[],
+        opts: { dryRun?: boolean; olderThan?: string; json?: boolean },
+        cmd: Command,
+      ) => {
+        let olderThanDays: number | undefined;
+        if (opts.olderThan !== undefined) {
+          olderThanDays = Number(opts.olderThan);
+          if (!Number.isFinite(olderThanDays) || olderThanDays < 0) {
+            io.stderr(`pefuse gc: --older-than expects a number of days (>= 0), got "${opts.olderThan}"\n`);
+            setExit(EXIT_USAGE);
+            return;
+          }
+        }
+        const specs = specsArg.length > 0 ? specsArg : defaultSpecs(io.cwd);
+        if (specs.length === 0) {
+          io.stderr(
+            `pefuse gc: no specs found in ${join(io.cwd, 'experiments')}; name the specs whose results to keep ` +
+              '(pefuse gc SPEC…). Refusing to run: every cache entry would count as unreachable.\n',
+          );
+          setExit(EXIT_USAGE);
+          return;
+        }
+        const cacheRoot = cacheRootOf(cmd, io);
+        const reachable = new Set<StageKey>();
+        let broken = 0;
+        for (const spec of specs) {
+          const plan = await planSpec(spec, io, { overrides: [], cacheRoot, withStore: false });
+          if (!plan.ok) {
+            printDiagnostics(io, plan.error);
+            broken++;
+            continue;
+          }
+          for (const s of plan.value.stages) reachable.add(s.key);
+        }
+        if (broken > 0) {
+          io.stderr(
+            `pefuse gc: ${plural(broken, 'spec')} could not be planned (errors above); nothing was removed. ` +
+              'Fix the spec or leave it out of the list, then run gc again.\n',
+          );
+          setExit(EXIT_USAGE);
+          return;
+        }
+        if (!existsSync(cacheRoot)) {
+          io.stdout(`no cache at ${cacheRoot}: nothing to remove\n`);
+          return;
+        }
+        const report = await collectGarbage(openStore(cacheRoot), {
+          reachable,
+          dryRun: opts.dryRun ?? false,
+          ...(olderThanDays !== undefined ? { olderThanDays } : {}),
+        });
+        if (opts.json) {
+          io.stdout(
+            `${JSON.stringify({ dryRun: opts.dryRun ?? false, reachable: reachable.size, ...report })}\n`,
+          );
+          return;
+        }
+        const where = relative(io.cwd, cacheRoot) || '.';
+        io.stdout(
+          `${plural(specs.length, 'spec')} reach${specs.length === 1 ? 'es' : ''} ${plural(reachable.size, 'stage')} (cache: ${where})\n${gcSummary(report, opts.dryRun ?? false)}`,
+        );
+      },
+    );
+}

@@ -1,0 +1,192 @@
+/**
+ * Opening the DuckDB file the single-writer way: open → one transaction → close, retrying while
+ * another process holds the file, and batching calls that arrive meanwhile (group commit).
+ *
+ * `@duckdb/node-api` is imported lazily so commands that never touch the DB start fast.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { err, ok } from '../util/result.js';
+import type { ResultsError, ResultsResult } from './types.js';
+
+export type Op<T> = (conn: DuckDBConnection) => Promise<T>;
+
+interface Queued {
+  op: Op<unknown>;
+  write: boolean;
+  resolve: (r: ResultsResult<unknown>) => void;
+}
+
+const LOCK_RE = /Could not set lock on file|Conflicting lock is held/i;
+
+/** Whether a DuckDB error is the "another process has this file open" error. */
+export function isLockError(e: unknown): boolean {
+  return e instanceof Error && LOCK_RE.test(e.message);
+}
+
+/** The lock message as a user should read it. */
+export function lockMessage(file: string, e: unknown, waitedMs: number): string {
+  const m = e instanceof Error ? /PID (\d+)/.exec(e.message) : null;
+  const who = m ? `another process (pid ${m[1]})` : 'another process';
+  return (
+    `results database ${file} is locked by ${who}, probably a running \`pefuse run\`; ` +
+    `gave up after ${(waitedMs / 1000).toFixed(0)} s. Wait for it to finish, or pass --db FILE to use another file.`
+  );
+}
+
+export interface DbSessionOptions {
+  file: string;
+  readOnly: boolean;
+  keepOpen: boolean;
+  lockTimeoutMs: number;
+  /**
+   * How long the file stays open after a batch, waiting for the next one (opening and closing cost
+   * ≈100 ms on a small VM). Other processes wait at most this long plus one batch.
+   */
+  lingerMs: number;
+  /** Runs on every read-write open (idempotent DDL). */
+  init?: (conn: DuckDBConnection) => Promise<void>;
+}
+
+/** Serialises every use of the file through one queue; each drain is one open + one transaction. */
+export class DbSession {
+  private queue: Queued[] = [];
+  private drainPromise: Promise<void> | null = null;
+  private instance: DuckDBInstance | null = null;
+  private conn: DuckDBConnection | null = null;
+  private initialised = false;
+  private lingerTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: DbSessionOptions) {}
+
+  get file(): string {
+    return this.opts.file;
+  }
+
+  run<T>(op: Op<T>, write: boolean): Promise<ResultsResult<T>> {
+    if (write && this.opts.readOnly) {
+      return Promise.resolve(
+        err(this.error('io', `results database ${this.opts.file} was opened read-only`)),
+      );
+    }
+    clearTimeout(this.lingerTimer);
+    return new Promise<ResultsResult<T>>((resolve) => {
+      this.queue.push({ op, write, resolve: resolve as (r: ResultsResult<unknown>) => void });
+      if (!this.drainPromise) this.drainPromise = this.drain();
+    });
+  }
+
+  /** Resolves once every queued call has been written (or has failed). */
+  async idle(): Promise<void> {
+    while (this.drainPromise) await this.drainPromise;
+  }
+
+  /** Waits for the queue to empty, then closes the file. */
+  async close(): Promise<ResultsResult> {
+    await this.idle();
+    clearTimeout(this.lingerTimer);
+    this.closeNow();
+    return ok(undefined);
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        await this.runBatch(batch);
+      }
+    } finally {
+      this.drainPromise = null;
+    }
+    if (!this.opts.keepOpen && this.conn) {
+      this.lingerTimer = setTimeout(() => this.closeNow(), this.opts.lingerMs);
+      this.lingerTimer.unref();
+    }
+  }
+
+  private async runBatch(batch: Queued[]): Promise<void> {
+    const opened = await this.open();
+    if (!opened.ok) {
+      for (const q of batch) q.resolve(opened);
+      return;
+    }
+    const conn = opened.value;
+    const writes = batch.some((q) => q.write);
+    const results: ResultsResult<unknown>[] = [];
+    try {
+      if (writes) await conn.run('BEGIN TRANSACTION');
+      for (const q of batch) results.push(ok(await q.op(conn)));
+      if (writes) await conn.run('COMMIT');
+    } catch (e) {
+      if (writes) await conn.run('ROLLBACK').catch(() => undefined);
+      const failed = err(this.error('io', `results database ${this.opts.file}: ${(e as Error).message}`));
+      for (const q of batch) q.resolve(failed);
+      this.closeNow();
+      return;
+    }
+    batch.forEach((q, i) => {
+      q.resolve(results[i]!);
+    });
+  }
+
+  private async open(): Promise<ResultsResult<DuckDBConnection>> {
+    if (this.conn) return ok(this.conn);
+    const { file, readOnly, lockTimeoutMs } = this.opts;
+    if (readOnly && !existsSync(file)) {
+      return err(this.error('missing', `no results database at ${file} yet: run \`pefuse run SPEC\` first`));
+    }
+    if (!readOnly) await mkdir(dirname(file), { recursive: true });
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const start = Date.now();
+    let delay = 20;
+    for (;;) {
+      try {
+        const options: Record<string, string> = readOnly ? { access_mode: 'READ_ONLY' } : {};
+        this.instance = await DuckDBInstance.create(file, options);
+        this.conn = await this.instance.connect();
+        break;
+      } catch (e) {
+        this.closeNow();
+        if (!isLockError(e)) {
+          return err(this.error('io', `cannot open results database ${file}: ${(e as Error).message}`));
+        }
+        const waited = Date.now() - start;
+        if (waited >= lockTimeoutMs) return err(this.error('locked', lockMessage(file, e, waited)));
+        await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(1, lockTimeoutMs - waited))));
+        delay = Math.min(500, delay * 2);
+      }
+    }
+    if (!readOnly && this.opts.init && !this.initialised) {
+      try {
+        await this.opts.init(this.conn);
+        this.initialised = true;
+      } catch (e) {
+        this.closeNow();
+        return err(this.error('io', `cannot create the tables in ${file}: ${(e as Error).message}`));
+      }
+    }
+    return ok(this.conn);
+  }
+
+  private closeNow(): void {
+    try {
+      this.conn?.closeSync();
+    } catch {
+      // already closed
+    }
+    try {
+      this.instance?.closeSync();
+    } catch {
+      // already closed
+    }
+    this.conn = null;
+    this.instance = null;
+  }
+
+  private error(kind: ResultsError['kind'], message: string): ResultsError {
+    return { kind, file: this.opts.file, message };
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The results schema (architecture §7). Idempotent DDL, run on every read-write open.
+ *
+ * Points carry typed parameters two ways, because one column per parameter would need ALTER TABLE
+ * whenever a spec sweeps a new parameter (awkward with DuckDB and with many experiments in one file):
+ * - `points.params`: JSON object keyed by dotted path, e.g. `{"mllm.temperature": 0.7, "dataset": "cirr"}`
+ *   (`params->>'$."mllm.temperature"'`);
+ * - `point_params(experiment, point_id, path, value JSON, type)`: the same, one row per parameter, with
+ *   `type` ∈ string | integer | number | boolean | null, for joins and GROUP BY.
+ *
+ * Rankings are long-format with integer positions (about 8 bytes per row on disk): `rankings(set_id, q,
+ * rank, g, score)`; `rank_sets` maps a score stage key to its set id and to the query / gallery id lists
+ * (`id_lists(list, n, ids VARCHAR[])`, one row per distinct list, so 30 points over one gallery store its
+ * ids once; position p is `ids[p + 1]`).
+ * The view `rankings_named` resolves them to ids.
+ */
+
+export const SCHEMA_VERSION = 1;
+
+export const TABLES = [
+  'meta',
+  'runs',
+  'experiments',
+  'points',
+  'point_params',
+  'point_stages',
+  'stages',
+  'item_timings',
+  'metrics',
+  'rank_sets',
+  'id_lists',
+  'rankings',
+  'generations',
+] as const;
+
+export const VIEWS = ['rankings_named', 'latest_metrics', 'compute_table'] as const;
+
+export const DDL: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)`,
+  `CREATE TABLE IF NOT EXISTS runs (
+    id VARCHAR PRIMARY KEY, experiment VARCHAR, spec_file VARCHAR, started_at TIMESTAMP,
+    finished_at TIMESTAMP, status VARCHAR, host VARCHAR, argv VARCHAR[])`,
+  `CREATE TABLE IF NOT EXISTS experiments (
+    name VARCHAR PRIMARY KEY, spec_file VARCHAR, spec_sha256 VARCHAR, n_points INTEGER, report JSON,
+    first_seen TIMESTAMP, updated_at TIMESTAMP)`,
+  `CREATE TABLE IF NOT EXISTS points (
+    experiment VARCHAR, point_id VARCHAR, idx INTEGER, params JSON, config JSON, run_id VARCHAR,
+    updated_at TIMESTAMP, PRIMARY KEY (experiment, point_id))`,
+  `CREATE TABLE IF NOT EXISTS point_params (
+    experiment VARCHAR, point_id VARCHAR, path VARCHAR, value JSON, type VARCHAR)`,
+  `CREATE TABLE IF NOT EXISTS point_stages (
+    experiment VARCHAR, point_id VARCHAR, role VARCHAR, stage_key VARCHAR, side VARCHAR)`,
+  `CREATE TABLE IF NOT EXISTS stages (
+    key VARCHAR PRIMARY KEY, kind VARCHAR, backend VARCHAR, record JSON, status VARCHAR, seconds DOUBLE,
+    items INTEGER, cached_items INTEGER, failed_items INTEGER, attempts INTEGER, failure_reason VARCHAR,
+    failure_message VARCHAR, failure_item VARCHAR, host VARCHAR, device VARCHAR, peak_mem_mb DOUBLE,
+    started_at TIMESTAMP, finished_at TIMESTAMP, run_id VARCHAR, updated_at TIMESTAMP)`,
+  `CREATE TABLE IF NOT EXISTS item_timings (stage_key VARCHAR, item_id VARCHAR, seconds DOUBLE, cached BOOLEAN)`,
+  `CREATE TABLE IF NOT EXISTS metrics (
+    experiment VARCHAR, point_id VARCHAR, stage_key VARCHAR, run_id VARCHAR, dataset VARCHAR, split VARCHAR,
+    subset VARCHAR, name VARCHAR, metric VARCHAR, k INTEGER, aspect VARCHAR, value DOUBLE, hits DOUBLE,
+    n INTEGER, recorded_at TIMESTAMP)`,
+  `CREATE TABLE IF NOT EXISTS rank_sets (
+    stage_key VARCHAR PRIMARY KEY, id INTEGER, k INTEGER, n_queries INTEGER, n_gallery INTEGER,
+    query_list VARCHAR, gallery_list VARCHAR, recorded_at TIMESTAMP)`,
+  `CREATE TABLE IF NOT EXISTS id_lists (list VARCHAR PRIMARY KEY, n INTEGER, ids VARCHAR[])`,
+  `CREATE TABLE IF NOT EXISTS rankings (set_id INTEGER, q INTEGER, rank SMALLINT, g INTEGER, score FLOAT)`,
+  `CREATE TABLE IF NOT EXISTS generations (
+    stage_key VARCHAR, kind VARCHAR, backend VARCHAR, item_id VARCHAR, text VARCHAR, tokens INTEGER,
+    image_sha256 VARCHAR)`,
+  `INSERT INTO meta VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT (key) DO NOTHING`,
+
+  // Rankings with ids instead of positions.
+  `CREATE OR REPLACE VIEW rankings_named AS
+    SELECT rs.stage_key, qi.ids[r.q + 1] AS query_id, r.rank, gi.ids[r.g + 1] AS gallery_id, r.score
+    FROM rankings r
+    JOIN rank_sets rs ON rs.id = r.set_id
+    JOIN id_lists qi ON qi.list = rs.query_list
+    JOIN id_lists gi ON gi.list = rs.gallery_list`,
+
+  // For each point, the metric rows of its most recently recorded metrics stage.
+  `CREATE OR REPLACE VIEW latest_metrics AS
+    SELECT m.* FROM metrics m
+    QUALIFY m.stage_key = first(m.stage_key ORDER BY m.recorded_at DESC)
+      OVER (PARTITION BY m.experiment, m.point_id)`,
+
+  // The paper's compute table, one row per point. Query side = stages whose role does not mention
+  // "gallery" (gallery embedding/captioning is offline indexing, amortised over every query).
+  // - infer_s_per_sample: mean per-item seconds of the generative stages (mllm.compose, diffusion.edit);
+  // - pipeline_s_per_sample: sum over query-side stages of their per-item seconds (item timings when
+  //   recorded, else stage seconds / items);
+  // - peak_mem_mb: the largest peak memory any of the point's stages reported.
+  `CREATE OR REPLACE VIEW compute_table AS
+    WITH ps AS (
+      SELECT p.experiment, p.point_id, p.side, s.key, s.kind, s.backend, s.seconds, s.items, s.peak_mem_mb,
+             s.device
+      FROM point_stages p JOIN stages s ON s.key = p.stage_key
+    ),
+    per_stage AS (
+      SELECT ps.*,
+        coalesce(
+          (SELECT avg(t.seconds) FROM item_timings t WHERE t.stage_key = ps.key AND NOT t.cached),
+          ps.seconds / nullif(ps.items, 0)) AS s_per_item
+      FROM ps
+    )
+    SELECT experiment, point_id,
+      string_agg(DISTINCT backend, ', ' ORDER BY backend)
+        FILTER (WHERE kind IN ('mllm.compose', 'diffusion.edit')) AS generator,
+      string_agg(DISTINCT backend, ', ' ORDER BY backend) FILTER (WHERE kind LIKE 'embed.%') AS embedder,
+      any_value(device) FILTER (WHERE device IS NOT NULL) AS device,
+      max(peak_mem_mb) AS peak_mem_mb,
+      avg(s_per_item) FILTER (WHERE kind IN ('mllm.compose', 'diffusion.edit')) AS infer_s_per_sample,
+      sum(s_per_item) FILTER (WHERE side = 'query' AND kind NOT IN ('dataset', 'metrics')) AS pipeline_s_per_sample,
+      max(items) FILTER (WHERE kind = 'score') AS n_queries
+    FROM per_stage
+    GROUP BY experiment, point_id`,
+];

@@ -1,0 +1,181 @@
+/**
+ * What `pefuse status` shows, as data (for `--json`) and as text tables: experiments, stages by kind
+ * and status, failures with reasons, and the metrics of the latest run per point.
+ */
+import type { JsonValue } from '../util/json.js';
+import { err, ok } from '../util/result.js';
+import type { ResultsDb, ResultsResult } from './types.js';
+
+export interface StatusSummary {
+  file: string;
+  experiments: Record<string, JsonValue>[];
+  stages: Record<string, JsonValue>[];
+  failures: Record<string, JsonValue>[];
+  metrics: Record<string, JsonValue>[];
+}
+
+const QUERIES = {
+  experiments: `
+    SELECT e.name AS experiment, e.spec_file, e.n_points AS points,
+      (SELECT count(*) FROM points p WHERE p.experiment = e.name) AS points_recorded,
+      r.id AS last_run, r.status AS last_status, strftime(r.started_at, '%Y-%m-%d %H:%M') AS started
+    FROM experiments e
+    LEFT JOIN (SELECT * FROM runs QUALIFY row_number() OVER (PARTITION BY experiment ORDER BY started_at DESC) = 1) r
+      ON r.experiment = e.name
+    ORDER BY e.name`,
+  stages: `
+    SELECT kind, status, count(*) AS stages, sum(items) AS items, sum(cached_items) AS cached_items,
+      sum(seconds) AS seconds
+    FROM stages GROUP BY kind, status ORDER BY kind, status`,
+  failures: `
+    SELECT key, kind, backend, failure_reason AS reason, failure_message AS message, failure_item AS item, attempts
+    FROM stages WHERE status = 'failed' ORDER BY kind, key`,
+  metrics: `
+    SELECT m.experiment, m.point_id, p.idx, p.params, m.dataset, m.split, m.subset, m.name, m.value, m.n
+    FROM latest_metrics m LEFT JOIN points p USING (experiment, point_id)
+    ORDER BY m.experiment, p.idx NULLS LAST, m.point_id, m.name`,
+} as const;
+
+export async function readStatus(db: ResultsDb): Promise<ResultsResult<StatusSummary>> {
+  const out: StatusSummary = { file: db.file, experiments: [], stages: [], failures: [], metrics: [] };
+  for (const name of ['experiments', 'stages', 'failures', 'metrics'] as const) {
+    const r = await db.query(QUERIES[name]);
+    if (!r.ok) return err(r.error);
+    out[name] = r.value;
+  }
+  return ok(out);
+}
+
+/** Natural order for metric names: recall@1 < recall@5 < recall@10 < recall_subset@1. */
+function metricOrder(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}
+
+function cell(v: JsonValue | undefined): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(2);
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/** A plain text table: header, a rule, rows; numeric-looking columns right-aligned. */
+export function textTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => /^-?[\d.]*$/.test(r[i] ?? '')));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function paramsText(params: JsonValue | undefined): string {
+  let obj: JsonValue | undefined = params;
+  if (typeof params === 'string') {
+    try {
+      obj = JSON.parse(params) as JsonValue;
+    } catch {
+      return params;
+    }
+  }
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return cell(obj);
+  return Object.entries(obj)
+    .filter(([k]) => k !== 'dataset')
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ');
+}
+
+export function renderStatus(s: StatusSummary): string {
+  const parts: string[] = [`results database: ${s.file}`];
+  if (s.experiments.length === 0 && s.stages.length === 0) {
+    parts.push('', 'nothing recorded yet: run `pefuse run SPEC` to fill it.');
+    return `${parts.join('\n')}\n`;
+  }
+  parts.push(
+    '',
+    'Experiments',
+    textTable(
+      ['experiment', 'points', 'last run', 'status', 'started (UTC)'],
+      s.experiments.map((e) => [
+        cell(e.experiment),
+        cell(e.points),
+        cell(e.last_run),
+        cell(e.last_status),
+        cell(e.started),
+      ]),
+    ),
+  );
+
+  // Stages: one row per kind, one column per status.
+  const statuses = ['published', 'cached', 'failed', 'skipped', 'running'];
+  const kinds = [...new Set(s.stages.map((r) => String(r.kind)))];
+  const count = (kind: string, status: string) =>
+    s.stages
+      .filter((r) => r.kind === kind && r.status === status)
+      .reduce((n, r) => n + Number(r.stages ?? 0), 0);
+  parts.push(
+    '',
+    'Stages by kind',
+    textTable(
+      ['kind', ...statuses, 'seconds'],
+      kinds.map((k) => [
+        k,
+        ...statuses.map((st) => String(count(k, st))),
+        s.stages
+          .filter((r) => r.kind === k)
+          .reduce((n, r) => n + Number(r.seconds ?? 0), 0)
+          .toFixed(2),
+      ]),
+    ),
+  );
+
+  if (s.failures.length > 0) {
+    parts.push(
+      '',
+      `Failures (${s.failures.length})`,
+      textTable(
+        ['stage', 'kind', 'backend', 'reason', 'message'],
+        s.failures.map((f) => [
+          String(f.key).slice(0, 12),
+          cell(f.kind),
+          cell(f.backend),
+          cell(f.reason),
+          cell(f.item ? `${f.message} (item ${cell(f.item)})` : f.message),
+        ]),
+      ),
+    );
+  }
+
+  // Metrics: one table per experiment, one row per (point, dataset split), one column per metric.
+  const byExp = new Map<string, Record<string, JsonValue>[]>();
+  for (const m of s.metrics) {
+    const list = byExp.get(String(m.experiment)) ?? [];
+    list.push(m);
+    byExp.set(String(m.experiment), list);
+  }
+  for (const [exp, rows] of byExp) {
+    const names = [...new Set(rows.map((r) => String(r.name)))].sort(metricOrder);
+    const groups = new Map<string, Record<string, JsonValue>[]>();
+    for (const r of rows) {
+      const g = `${r.point_id}\u0000${r.dataset}\u0000${r.split}\u0000${r.subset ?? ''}`;
+      groups.set(g, [...(groups.get(g) ?? []), r]);
+    }
+    const table = [...groups.values()].map((g) => {
+      const first = g[0]!;
+      const ds = [first.dataset, first.subset, first.split].filter((x) => x !== null && x !== '').join('/');
+      return [
+        cell(first.point_id),
+        ds,
+        paramsText(first.params),
+        cell(first.n),
+        ...names.map((n) => cell(g.find((r) => r.name === n)?.value)),
+      ];
+    });
+    parts.push(
+      '',
+      `Metrics of ${exp} (latest run per point, %)`,
+      textTable(['point', 'data', 'params', 'n', ...names], table),
+    );
+  }
+  return `${parts.join('\n')}\n`;
+}

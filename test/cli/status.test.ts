@@ -1,0 +1,107 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openResults } from '../../runner/results/db.js';
+import { pefuse, tempDir } from '../helpers/cli.js';
+import { recordDemo } from '../runner/results/fixtures.js';
+import { holdDb } from '../runner/results/holder.js';
+
+async function demoCache(): Promise<string> {
+  const cache = tempDir('pefuse-status-');
+  const db = openResults(join(cache, 'results.duckdb'));
+  await recordDemo(db);
+  await db.close();
+  return cache;
+}
+
+describe('pefuse status', () => {
+  it('says so when there is no results database yet', async () => {
+    const cache = tempDir('pefuse-status-');
+    const r = await pefuse(['--cache', cache, 'status']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toBe(
+      `pefuse status: no results database at ${join(cache, 'results.duckdb')} yet: run \`pefuse run SPEC\` first\n`,
+    );
+    expect(r.stdout).toBe('');
+  });
+
+  it('summarises experiments, stages by kind and status, failures and the latest metrics', async () => {
+    const cache = await demoCache();
+    const r = await pefuse(['--cache', cache, 'status']);
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe(
+      [
+        `results database: ${join(cache, 'results.duckdb')}`,
+        '',
+        'Experiments',
+        'experiment  points  last run  status  started (UTC)',
+        '----------  ------  --------  ------  ----------------',
+        'demo             2  run-1     failed  2025-01-02 03:04',
+        '',
+        'Stages by kind',
+        'kind          published  cached  failed  skipped  running  seconds',
+        '------------  ---------  ------  ------  -------  -------  -------',
+        'dataset               0       1       0        0        0     0.20',
+        'embed.image           1       0       0        0        0     3.00',
+        'embed.text            1       0       0        1        0     0.40',
+        'metrics               1       0       0        0        0     0.01',
+        'mllm.compose          1       0       1        0        0     8.00',
+        'score                 1       0       0        0        0     0.04',
+        '',
+        'Failures (1)',
+        'stage         kind          backend  reason       message',
+        '------------  ------------  -------  -----------  -----------------------------------',
+        '333d186a42bd  mllm.compose  dummy    worker-exit  worker exited with code 3 (item q2)',
+        '',
+        'Metrics of demo (latest run per point, %)',
+        'point         data           params                                n  recall@1  recall@5  recall@10',
+        '------------  -------------  ------------------------------------  -  --------  --------  ---------',
+        'p0aaaaaaaaaa  synthetic/val  mllm.temperature=0 repeat=0 mode=t2i  4        25        50         75',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('prints one JSON document with --json, and honours --db', async () => {
+    const cache = await demoCache();
+    const r = await pefuse(['status', '--db', join(cache, 'results.duckdb'), '--json']);
+    expect(r.exitCode).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(Object.keys(doc)).toEqual(['file', 'experiments', 'stages', 'failures', 'metrics']);
+    expect(doc.failures).toEqual([
+      expect.objectContaining({
+        kind: 'mllm.compose',
+        backend: 'dummy',
+        reason: 'worker-exit',
+        item: 'q2',
+        attempts: 3,
+      }),
+    ]);
+    expect(doc.metrics.map((m: { name: string; value: number }) => `${m.name}=${m.value}`)).toEqual([
+      'recall@1=25',
+      'recall@10=75',
+      'recall@5=50',
+    ]);
+  });
+
+  it('explains a database held by a running pefuse run', async () => {
+    const cache = await demoCache();
+    const file = join(cache, 'results.duckdb');
+    const holder = await holdDb(file);
+    try {
+      const r = await pefuse(['--cache', cache, 'status', '--wait', '0.2']);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toBe(
+        `pefuse status: results database ${file} is locked by another process (pid ${holder.child.pid}), probably a running \`pefuse run\`; gave up after 0 s. Wait for it to finish, or pass --db FILE to use another file.\n`,
+      );
+    } finally {
+      await holder.release();
+    }
+  });
+
+  it('rejects a bad --wait', async () => {
+    const r = await pefuse(['status', '--wait', 'soon']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toBe('pefuse status: --wait expects a number of seconds, got "soon"\n');
+  });
+});
