@@ -5,7 +5,14 @@
 type BenchModule = { run: () => Promise<void> };
 
 // One line per benchmark: name → module.
-const BENCHES: Record<string, () => Promise<BenchModule>> = {};
+const BENCHES: Record<string, () => Promise<BenchModule>> = {
+  plan: () => import('./plan.js'),
+  score: () => import('./score.js'),
+  results: () => import('./results.js'),
+  run: () => import('./run.js'),
+  embed: () => import('./embed.js'),
+  dummy: () => import('./dummy.js'),
+};
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const selected = names.length > 0 ? names : Object.keys(BENCHES);

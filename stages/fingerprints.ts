@@ -11,7 +11,9 @@ import type { PlanContext } from '../runner/plan/stage.js';
 import type { DatasetSpec, PointConfig } from '../runner/spec/types.js';
 import { canonicalJson, type JsonValue, sha256Hex } from '../runner/util/json.js';
 import { loadDataset } from './datasets/index.js';
+import { SYNTHETIC_GENERATOR_VERSION } from './datasets/synthetic/generate.js';
 import type { BenchmarkName, FashionIqCategory, GenecisTask } from './datasets/types.js';
+import { modelIdentity } from './embed/model/identity.js';
 import { DEFAULT_CAPTION_PROMPT, DEFAULT_COMPOSE_PROMPT } from './mllm/prompts.js';
 import type { PointFacts } from './pipeline.js';
 
@@ -51,9 +53,14 @@ export async function resolveFacts(
     if (!models.has(mk)) models.set(mk, retrievalIdentity(c.retrieval, ctx, diagnostics));
     const d = datasets.get(dk)!;
     const m = models.get(mk)!;
+    const retrievalDir =
+      c.retrieval.backend === 'dummy' || c.retrieval.model_dir === undefined
+        ? null
+        : resolve(ctx.cwd, c.retrieval.model_dir);
     out.push(
       Promise.all([d, m]).then(([dataset, retrieval]) => ({
         dataset,
+        retrievalDir,
         prompts: { compose, caption },
         retrieval,
       })),
@@ -98,9 +105,16 @@ async function datasetFacts(
   diagnostics: Diagnostic[],
 ): Promise<PointFacts['dataset']> {
   if (d.name === 'synthetic') {
-    return { data: { generator: 'synthetic/1' }, queries: d.n_queries ?? 80, gallery: d.n_gallery ?? 240 };
+    return {
+      data: { generator: `synthetic/${SYNTHETIC_GENERATOR_VERSION}` },
+      queries: d.n_queries ?? 80,
+      gallery: d.n_gallery ?? 240,
+      root: null,
+      images: null,
+    };
   }
   const root = resolve(ctx.cwd, d.root ?? '.');
+  const images = d.images !== undefined ? resolve(ctx.cwd, d.images) : null;
   const span = ctx.spanOf(['datasets', index, 'root']);
 
   if (!existsSync(root)) {
@@ -110,7 +124,7 @@ async function datasetFacts(
         hint: 'the plan uses the path as the dataset identity; `pefuse run` needs the annotation files there',
       }),
     );
-    return { data: { unresolved: root }, queries: null, gallery: null };
+    return { data: { unresolved: root }, queries: null, gallery: null, root, images };
   }
   const loaded = await loadDataset({
     dataset: d.name as BenchmarkName,
@@ -118,11 +132,11 @@ async function datasetFacts(
     root,
     ...(d.category ? { category: d.category as FashionIqCategory } : {}),
     ...(d.task ? { task: d.task as GenecisTask } : {}),
-    ...(d.images ? { imageRoot: resolve(ctx.cwd, d.images) } : {}),
+    ...(images ? { imageRoot: images } : {}),
   });
   if (!loaded.ok) {
     diagnostics.push(diag(loaded.error.message, span, { hint: 'fix or re-download the annotation file' }));
-    return { data: null, queries: null, gallery: null };
+    return { data: null, queries: null, gallery: null, root, images };
   }
   for (const w of loaded.value.warnings) diagnostics.push(diag(w, span, { severity: 'warning' }));
   const n = loaded.value.queries.length;
@@ -130,6 +144,8 @@ async function datasetFacts(
     data: { annotations: `sha256:${loaded.value.contentHash}` },
     queries: d.limit !== undefined ? Math.min(d.limit, n) : n,
     gallery: loaded.value.gallery.length,
+    root,
+    images,
   };
 }
 
@@ -156,5 +172,12 @@ async function retrievalIdentity(
     );
     return { backend: 'onnx', profile: r.model, unresolved: dir };
   }
-  return { backend: 'onnx', profile: r.model, dir };
+  const id = await modelIdentity(dir, { profile: r.model });
+  if (!id.ok) {
+    diagnostics.push(
+      diag(`retrieval model folder ${dir}: ${id.error}`, ctx.spanOf(['retrieval', 'model_dir'], r.model_dir)),
+    );
+    return null;
+  }
+  return id.value;
 }

@@ -27,11 +27,19 @@ import {
 /** Plan-time facts about external inputs, resolved once per distinct input (see fingerprints.ts). */
 export interface PointFacts {
   /** Dataset content identity (annotation-file hash) and sizes. */
-  dataset: { data: JsonValue; queries: number | null; gallery: number | null };
+  dataset: {
+    data: JsonValue;
+    queries: number | null;
+    gallery: number | null;
+    root: string | null;
+    images: string | null;
+  };
   /** Prompt template hashes (compose, caption). */
   prompts: { compose: string; caption: string };
   /** Retrieval model identity (ONNX file hashes, or the dummy's name). */
   retrieval: JsonValue;
+  /** Absolute model folder (null for the dummy). */
+  retrievalDir: string | null;
 }
 
 export function datasetParams(d: PointConfig['dataset']): JsonObject {
@@ -64,6 +72,7 @@ export function chainFor(c: PointConfig, facts: PointFacts): StageNodeSpec[] {
     inputs: {},
     items: null,
     backend: c.dataset.name === 'synthetic' ? 'synthetic' : 'loader',
+    settings: compact({ root: ds.root ?? undefined, images: ds.images ?? undefined }),
   });
   const needsCompose =
     c.mode === 't2i' ||
@@ -74,11 +83,30 @@ export function chainFor(c: PointConfig, facts: PointFacts): StageNodeSpec[] {
   const imageQuery = c.mode === 'i2i' || c.mode === 'i2t';
   if (imageQuery && c.diffusion) nodes.push(diffusionNode(c, ds.queries));
   const retrievalModel = facts.retrieval;
+  const retrievalDir = facts.retrievalDir;
   const rb = c.retrieval.backend === 'dummy' ? 'dummy' : c.retrieval.model;
   nodes.push(
     imageQuery
-      ? embedNode('embed.image', 'query-embed', { images: 'query-image' }, retrievalModel, c, rb, ds.queries)
-      : embedNode('embed.text', 'query-embed', { texts: 'query-text' }, retrievalModel, c, rb, ds.queries),
+      ? embedNode(
+          'embed.image',
+          'query-embed',
+          { images: 'query-image' },
+          retrievalModel,
+          retrievalDir,
+          c,
+          rb,
+          ds.queries,
+        )
+      : embedNode(
+          'embed.text',
+          'query-embed',
+          { texts: 'query-text' },
+          retrievalModel,
+          retrievalDir,
+          c,
+          rb,
+          ds.queries,
+        ),
   );
   const textGallery = c.mode === 't2t' || c.mode === 'i2t';
   if (textGallery && c.mllm) {
@@ -89,6 +117,7 @@ export function chainFor(c: PointConfig, facts: PointFacts): StageNodeSpec[] {
         'gallery-embed',
         { texts: 'gallery-caption' },
         retrievalModel,
+        retrievalDir,
         c,
         rb,
         ds.gallery,
@@ -96,7 +125,16 @@ export function chainFor(c: PointConfig, facts: PointFacts): StageNodeSpec[] {
     );
   } else {
     nodes.push(
-      embedNode('embed.image', 'gallery-embed', { gallery: 'dataset' }, retrievalModel, c, rb, ds.gallery),
+      embedNode(
+        'embed.image',
+        'gallery-embed',
+        { gallery: 'dataset' },
+        retrievalModel,
+        retrievalDir,
+        c,
+        rb,
+        ds.gallery,
+      ),
     );
   }
   nodes.push({
@@ -108,6 +146,7 @@ export function chainFor(c: PointConfig, facts: PointFacts): StageNodeSpec[] {
     inputs: { dataset: 'dataset', queries: 'query-embed', gallery: 'gallery-embed' },
     items: ds.queries,
     backend: 'onnxruntime',
+    settings: {},
   });
   nodes.push({
     kind: 'metrics',
@@ -118,6 +157,7 @@ export function chainFor(c: PointConfig, facts: PointFacts): StageNodeSpec[] {
     inputs: { dataset: 'dataset', score: 'score' },
     items: null,
     backend: 'official',
+    settings: {},
   });
   return nodes;
 }
@@ -149,6 +189,7 @@ function mllmNode(
     inputs: { dataset: 'dataset' },
     items,
     backend: m.backend === 'dummy' ? 'dummy' : `${m.backend}:${m.model}`,
+    settings: compact({ endpoint: m.endpoint, timeout_s: m.timeout_s, model: m.model, backend: m.backend }),
   };
 }
 
@@ -182,6 +223,7 @@ function diffusionNode(c: PointConfig, items: number | null): StageNodeSpec {
     inputs,
     items,
     backend: d.backend === 'dummy' ? 'dummy' : `${d.backend}:${d.pipeline}`,
+    settings: compact({ model: d.model, revision: d.revision }),
   };
 }
 
@@ -190,6 +232,7 @@ function embedNode(
   role: string,
   inputs: Record<string, string>,
   model: JsonValue,
+  modelDir: string | null,
   c: PointConfig,
   backend: string,
   items: number | null,
@@ -203,5 +246,17 @@ function embedNode(
     inputs,
     items,
     backend,
+    settings: compact({
+      model_dir: modelDir ?? undefined,
+      batch_size: c.retrieval.batch_size,
+      device: c.retrieval.device,
+    }),
   };
+}
+
+/** Drops undefined values (settings are plain JSON). */
+function compact(o: Record<string, JsonValue | undefined>): JsonObject {
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return out;
 }

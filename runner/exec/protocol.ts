@@ -10,9 +10,15 @@
  *   {"type":"shutdown"}                        (exit 0)
  *
  * A worker handles items one at a time, in the order received, and may receive the next item before it
- * answered the previous one (the orchestrator keeps a small window in flight).
+ * answered the previous one (the orchestrator keeps a small window in flight). A worker must exit when
+ * its stdin closes (the orchestrator died, even by `kill -9`), so no orphan keeps a GPU busy.
+ *
+ * An output may name files the worker wrote (`{"file": "/abs/path.png"}` anywhere inside `output`):
+ * the orchestrator moves each into the content-addressed store and replaces it by its ObjectRef.
  */
 import type { JsonObject, JsonValue } from '../util/json.js';
+import { isJsonObject } from '../util/json.js';
+import { err, ok, type Result } from '../util/result.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -35,8 +41,84 @@ export type ToWorker =
 /** Item failure reasons a worker may report itself. */
 export type WorkerItemErrorReason = 'oom' | 'bad-input' | 'input-missing' | 'bad-output';
 
+export const WORKER_ITEM_ERROR_REASONS: readonly WorkerItemErrorReason[] = [
+  'oom',
+  'bad-input',
+  'input-missing',
+  'bad-output',
+];
+
 export type FromWorker =
   | { type: 'ready'; protocol: number; identity: WorkerIdentity }
   | { type: 'result'; id: string; output: JsonValue; seconds?: number; peak_mem_mb?: number }
-  | { type: 'error'; id: string; reason: WorkerItemErrorReason; message: string }
+  /**
+   * An item failed inside the worker; the worker goes on with the next item. `id` may be omitted (a
+   * worker that catches an error without knowing the item): it then applies to the oldest item in flight.
+   */
+  | { type: 'error'; id?: string; reason: WorkerItemErrorReason; message: string }
   | { type: 'heartbeat' };
+
+/** One protocol line, newline included. */
+export function encodeToWorker(msg: ToWorker): string {
+  return `${JSON.stringify(msg)}\n`;
+}
+
+/**
+ * Parses and validates one stdout line. An error names what is wrong so the `bad-output` failure can
+ * quote it (`stdout line is not JSON`, `"result" without an "id"`, …).
+ */
+export function parseFromWorker(line: string): Result<FromWorker, string> {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return err('stdout line is not JSON (stdout is reserved for protocol lines; log to stderr)');
+  }
+  if (!isJsonObject(v)) return err('stdout line is not a JSON object');
+  switch (v.type) {
+    case 'heartbeat':
+      return ok({ type: 'heartbeat' });
+    case 'result': {
+      if (typeof v.id !== 'string') return err('"result" without a string "id"');
+      if (!('output' in v)) return err(`"result" for item ${v.id} without an "output"`);
+      const msg: FromWorker = { type: 'result', id: v.id, output: v.output as JsonValue };
+      if (typeof v.seconds === 'number') msg.seconds = v.seconds;
+      if (typeof v.peak_mem_mb === 'number') msg.peak_mem_mb = v.peak_mem_mb;
+      return ok(msg);
+    }
+    case 'error': {
+      const reason = v.reason as WorkerItemErrorReason;
+      if (!WORKER_ITEM_ERROR_REASONS.includes(reason)) {
+        return err(
+          `"error" with unknown reason ${JSON.stringify(v.reason)} (allowed: ${WORKER_ITEM_ERROR_REASONS.join(', ')})`,
+        );
+      }
+      const message = typeof v.message === 'string' ? v.message : 'worker reported an error';
+      if (v.id !== undefined && typeof v.id !== 'string') return err('"error" with a non-string "id"');
+      return ok(
+        typeof v.id === 'string'
+          ? { type: 'error', id: v.id, reason, message }
+          : { type: 'error', reason, message },
+      );
+    }
+    case 'ready': {
+      if (typeof v.protocol !== 'number') return err('"ready" without a numeric "protocol"');
+      const id = v.identity;
+      if (!isJsonObject(id) || typeof id.model !== 'string' || typeof id.backend !== 'string') {
+        return err('"ready" without an "identity" {model, backend, versions, device}');
+      }
+      const versions: Record<string, string> = {};
+      if (isJsonObject(id.versions)) {
+        for (const [k, val] of Object.entries(id.versions)) versions[k] = String(val);
+      }
+      const device = typeof id.device === 'string' ? id.device : 'unknown';
+      return ok({
+        type: 'ready',
+        protocol: v.protocol,
+        identity: { model: id.model, backend: id.backend, versions, device },
+      });
+    }
+    default:
+      return err(`unknown message type ${JSON.stringify(v.type ?? null)}`);
+  }
+}

@@ -74,6 +74,12 @@ export interface StageNodeSpec {
   items: number | null;
   /** A human label for plan output, e.g. `dummy` or `Qwen/Qwen2.5-VL-7B-Instruct`. */
   backend: string;
+  /**
+   * What the runner needs that is NOT part of the key, because it does not change results: dataset
+   * roots, server endpoints, model folders, batch sizes, devices. (The model folder's *content* is in
+   * `model`; its path is here.)
+   */
+  settings: JsonObject;
   /** Set when the output depends on something not in the record; such a stage is never cached. */
   uncacheable?: string;
 }

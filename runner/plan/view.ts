@@ -90,7 +90,11 @@ export function planText(plan: Plan, opts: { all: boolean; maxStages?: number })
       String(t.stages),
       String(t.cached),
       String(t.run),
-      t.items === null ? (kind === 'dataset' || kind === 'metrics' ? '-' : '?') : t.items.toLocaleString('en-US'),
+      t.items === null
+        ? kind === 'dataset' || kind === 'metrics'
+          ? '-'
+          : '?'
+        : t.items.toLocaleString('en-US'),
     ]);
   }
   out.push(...table(rows, [false, true, true, true, true]));

@@ -1,0 +1,204 @@
+/**
+ * `pefuse run SPEC`: plan, show what will run, then execute with the local executor.
+ *
+ *   options ─▶ plan (exit 2 on spec errors) ─▶ plan summary ─▶ reporter + Ctrl-C handler
+ *     ─▶ runPlan (store, results DB, resources) ─▶ failure summary ─▶ exit 0 ok │ 1 failures
+ *
+ * Heavy modules (the executor, DuckDB) load only once the spec planned cleanly.
+ */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import type { Plan } from '../../plan/types.js';
+import { defaultReporter, REPORTER_NAMES, type ReporterName } from '../../reporters/types.js';
+import { CliExit, type CliIo, EXIT_FAILURES, EXIT_OK, EXIT_USAGE } from '../io.js';
+import { cacheRootOf, collect, dbFileOf, planSpec, printDiagnostics } from '../planning.js';
+
+interface RunOptions {
+  set: string[];
+  limit?: string;
+  failFast?: boolean;
+  retries: string;
+  reporter?: string;
+  gpus?: string;
+  executor: string;
+}
+
+export function registerRun(program: Command, io: CliIo, setExit: (code: number) => void): void {
+  program
+    .command('run')
+    .description('run an experiment: compute what is not cached, resume what was interrupted')
+    .argument('<spec>', 'experiment spec file')
+    .option(
+      '--set <path=value>',
+      'override a spec value (repeatable), e.g. --set mllm.temperature=0.5',
+      collect,
+      [],
+    )
+    .option('--limit <n>', 'use only the first N queries of every dataset (a quick check; cached separately)')
+    .option('--fail-fast', 'stop at the first failure (default: keep going with independent work)')
+    .option('--retries <n>', 'extra attempts for a failed item or stage (worker crash, timeout, OOM)', '2')
+    .option(
+      '--reporter <name>',
+      `output: ${REPORTER_NAMES.join(' | ')} (default: tty on a terminal, else plain)`,
+    )
+    .option('--gpus <ids>', 'GPU ids to use, e.g. 0,1 (default: resources.gpus, then CUDA_VISIBLE_DEVICES)')
+    .option('--executor <name>', 'local (slurm comes later)', 'local')
+    .action(async (spec: string, opts: RunOptions, cmd: Command) => {
+      setExit(await runCommand(spec, opts, cmd, io));
+    });
+}
+
+async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliIo): Promise<number> {
+  if (opts.executor === 'slurm') {
+    throw new CliExit(
+      EXIT_USAGE,
+      'pefuse run: the slurm executor is not available yet; use --executor local (the default)',
+    );
+  }
+  if (opts.executor !== 'local') {
+    throw new CliExit(EXIT_USAGE, `pefuse run: unknown executor "${opts.executor}" (available: local)`);
+  }
+  const reporterName = (opts.reporter ?? defaultReporter(io.isTTY, io.env)) as ReporterName;
+  if (!REPORTER_NAMES.includes(reporterName)) {
+    throw new CliExit(
+      EXIT_USAGE,
+      `pefuse run: unknown reporter "${opts.reporter}" (available: ${REPORTER_NAMES.join(', ')})`,
+    );
+  }
+  const retries = intOption('--retries', opts.retries, 0);
+  const overrides = [...opts.set];
+  if (opts.limit !== undefined)
+    overrides.push(...limitOverrides(spec, intOption('--limit', opts.limit, 1), io));
+
+  const cacheRoot = cacheRootOf(cmd, io);
+  const planned = await planSpec(spec, io, { overrides, cacheRoot, withStore: true });
+  if (!planned.ok) {
+    printDiagnostics(io, planned.error);
+    return EXIT_USAGE;
+  }
+  const plan = planned.value;
+  printDiagnostics(io, plan.warnings);
+
+  const { resolveGpus } = await import('../../exec/resources.js');
+  const specGpus = Array.isArray(plan.resources.gpus) ? (plan.resources.gpus as number[]) : undefined;
+  const gpus = resolveGpus(opts.gpus, specGpus, io.env);
+  if (!gpus.ok) throw new CliExit(EXIT_USAGE, `pefuse run: ${gpus.error}`);
+  const cpuSlots =
+    typeof plan.resources.cpu_slots === 'number' ? plan.resources.cpu_slots : availableParallelism();
+  const httpWindow =
+    typeof plan.resources.http_concurrency === 'number' ? plan.resources.http_concurrency : 8;
+
+  // The summary goes where the reporter's output goes, except for json (stdout is events only).
+  const summary = planSummary(plan);
+  if (reporterName === 'json') io.stderr(summary);
+  else io.stdout(summary);
+
+  const [
+    { runPlan },
+    { exponentialBackoff },
+    { installInterruptHandler },
+    { REPORTERS },
+    fmt,
+    { openStore },
+  ] = await Promise.all([
+    import('../../exec/executor.js'),
+    import('../../exec/stage-run.js'),
+    import('../../exec/interrupt.js'),
+    import('../../reporters/index.js'),
+    import('../../reporters/format.js'),
+    import('../../store/index.js'),
+  ]);
+  const reporter = REPORTERS[reporterName]({ write: io.stdout, now: () => performance.now() });
+  const emit = reporter.onEvent.bind(reporter);
+  const interrupt = installInterruptHandler(emit);
+  const store = openStore(cacheRoot);
+  const needsDb = plan.stages.length > 0;
+  const results = needsDb ? (await import('../../results/index.js')).openResults(dbFileOf(cmd, io)) : null;
+  try {
+    const r = await runPlan(plan, {
+      store,
+      results,
+      emit,
+      resources: { gpus: gpus.value.gpus, cpuSlots, httpWindow },
+      failFast: opts.failFast === true,
+      retry: { retries, backoffMs: exponentialBackoff(1_000) },
+      drain: interrupt.drain,
+      kill: interrupt.kill,
+      argv: ['run', spec, ...process.argv.slice(3)],
+    });
+    reporter.close();
+    const finished = plan.stages.filter((s) => {
+      const o = r.outcomes.get(s.key);
+      return o?.status === 'published' || o?.status === 'cached';
+    });
+    await store.history.appendMany(
+      plan.experiment,
+      finished.map((s) => ({ role: s.slot, record: s.record })),
+    );
+    if (r.ok) return EXIT_OK;
+    const skipped = [...r.outcomes.values()].filter(
+      (o) => o.status === 'failed' && o.failure.reason === 'upstream-failed',
+    ).length;
+    io.stderr(fmt.failureSummaryText(r.failures, r.interrupted, skipped));
+    return EXIT_FAILURES;
+  } finally {
+    reporter.close();
+    interrupt.dispose();
+  }
+}
+
+function intOption(name: string, text: string, min: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min) {
+    throw new CliExit(EXIT_USAGE, `pefuse run: ${name} must be an integer ≥ ${min} (got "${text}")`);
+  }
+  return n;
+}
+
+/** `--limit N` is `datasets.<i>.limit=N` for every dataset the spec lists (so the limit is in the keys). */
+function limitOverrides(spec: string, n: number, io: CliIo): string[] {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(resolve(io.cwd, spec), 'utf8'));
+  } catch {
+    return []; // planning reports the unreadable spec with its location
+  }
+  const datasets = (doc as { datasets?: unknown } | null)?.datasets;
+  if (!Array.isArray(datasets)) {
+    throw new CliExit(
+      EXIT_USAGE,
+      `pefuse run: --limit needs the spec's own \`datasets\` list; set it per dataset instead, e.g. --set datasets.0.limit=${n}`,
+    );
+  }
+  return datasets.map((_, i) => `datasets.${i}.limit=${n}`);
+}
+
+/** What is about to happen, before anything expensive starts. */
+function planSummary(plan: Plan): string {
+  const run = plan.stages.filter((s) => s.status === 'run');
+  const byKind = new Map<string, { stages: number; cached: number; items: number | null }>();
+  for (const s of plan.stages) {
+    const k = byKind.get(s.node.kind) ?? { stages: 0, cached: 0, items: 0 };
+    k.stages++;
+    if (s.status === 'cached') k.cached++;
+    else k.items = k.items === null || s.node.items === null ? null : k.items + s.node.items;
+    byKind.set(s.node.kind, k);
+  }
+  const lines = [
+    `experiment ${plan.experiment} (${plan.specFile}): ${plan.points.length} point${plan.points.length === 1 ? '' : 's'}, ` +
+      (run.length === 0
+        ? `all ${plan.stages.length} stages cached`
+        : `${run.length} of ${plan.stages.length} stages to run, ${plan.stages.length - run.length} cached`),
+  ];
+  for (const [kind, k] of byKind) {
+    const todo = k.stages - k.cached;
+    lines.push(
+      `  ${kind.padEnd(14)} ${String(k.stages).padStart(4)} stages  ${String(k.cached).padStart(4)} cached  ${String(todo).padStart(4)} to run` +
+        (todo > 0 && k.items !== null && k.items > 0 ? `  (${k.items} items)` : ''),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,270 @@
+/**
+ * The orchestrator's side of the results database (the only writer): one `recordStage` per stage
+ * outcome, plus what each kind adds — item timings for computed stages, generated texts/images for
+ * `mllm.*` / `diffusion.edit`, top-K rankings for `score`, metric rows per point for `metrics`.
+ *
+ * Writes are queued (the DB batches them) and never block the run; a database problem (locked by
+ * another process, disk full) becomes one `warning` event, not a failed stage: the store is the source
+ * of truth and the rows can be re-recorded by running the command again.
+ */
+import { hostname } from 'node:os';
+import type { EventSink } from '../events/event.js';
+import type { StageKey } from '../plan/stage.js';
+import type { Plan, PlannedStage } from '../plan/types.js';
+import type { GenerationRow, ResultsDb, ResultsResult, RunRow } from '../results/types.js';
+import type { ObjectRef, ObjectStore, StageManifest } from '../store/types.js';
+import { isJsonObject, type JsonValue } from '../util/json.js';
+import { parseNpy } from '../util/npy.js';
+import type { StageOutcome } from './stage-exec.js';
+
+export class ResultsRecorder {
+  readonly #db: ResultsDb | null;
+  readonly #emit: EventSink;
+  readonly #plan: Plan;
+  readonly #objects: ObjectStore;
+  readonly #run: RunRow;
+  readonly #pending = new Set<Promise<void>>();
+  #warned = false;
+
+  constructor(
+    db: ResultsDb | null,
+    plan: Plan,
+    objects: ObjectStore,
+    emit: EventSink,
+    runId: string,
+    argv: string[],
+  ) {
+    this.#db = db;
+    this.#plan = plan;
+    this.#objects = objects;
+    this.#emit = emit;
+    this.#run = {
+      id: runId,
+      experiment: plan.experiment,
+      specFile: plan.specFile,
+      startedAt: new Date(),
+      status: 'running',
+      host: hostname(),
+      argv,
+    };
+  }
+
+  start(): void {
+    const db = this.#db;
+    if (!db) return;
+    this.#track(db.recordRun(this.#run));
+    this.#track(
+      db.recordExperiment({
+        name: this.#plan.experiment,
+        specFile: this.#plan.specFile,
+        nPoints: this.#plan.points.length,
+        report: this.#plan.report,
+      }),
+    );
+    this.#track(db.recordPoints(this.#plan.experiment, this.#plan.points, this.#run.id));
+  }
+
+  stage(stage: PlannedStage, outcome: StageOutcome): void {
+    const db = this.#db;
+    if (!db) return;
+    const base = {
+      key: stage.key,
+      kind: stage.record.kind,
+      backend: stage.node.backend,
+      record: stage.record,
+    };
+    switch (outcome.status) {
+      case 'cached': {
+        const m = outcome.manifest;
+        this.#track(
+          db.recordStage({
+            ...base,
+            status: 'cached',
+            items: m.items.length,
+            cachedItems: m.items.length,
+            attempts: m.attempts,
+            host: m.host,
+            device: m.device,
+            peakMemMb: m.peak_mem_mb,
+            runId: this.#run.id,
+          }),
+        );
+        this.#metrics(stage, m);
+        return;
+      }
+      case 'published': {
+        const m = outcome.manifest;
+        this.#track(
+          db.recordStage({
+            ...base,
+            status: 'published',
+            seconds: m.seconds,
+            items: m.items.length,
+            cachedItems: outcome.resumed + m.items.filter((i) => i.cached === true).length,
+            failedItems: 0,
+            attempts: m.attempts,
+            host: m.host,
+            device: m.device,
+            peakMemMb: m.peak_mem_mb,
+            startedAt: outcome.startedAt,
+            finishedAt: new Date(m.finished_at),
+            runId: this.#run.id,
+          }),
+        );
+        if (m.items.length > 0) this.#track(db.recordItemTimings(stage.key, m.items));
+        this.#generations(stage, m);
+        this.#metrics(stage, m);
+        if (stage.record.kind === 'score') this.#pendingOp(this.#rankings(stage.key, m));
+        return;
+      }
+      case 'failed':
+      case 'cancelled': {
+        const upstream =
+          outcome.failure.reason === 'upstream-failed' || outcome.failure.reason === 'cancelled';
+        this.#track(
+          db.recordStage({
+            ...base,
+            status: upstream ? 'skipped' : 'failed',
+            items: outcome.done,
+            failedItems: outcome.status === 'failed' ? outcome.failedItems : 0,
+            attempts: outcome.status === 'failed' ? outcome.attempts : 0,
+            failure: outcome.failure,
+            host: hostname(),
+            startedAt: outcome.status === 'failed' ? outcome.startedAt : null,
+            finishedAt: new Date(),
+            runId: this.#run.id,
+          }),
+        );
+        return;
+      }
+    }
+  }
+
+  /** Records the run's final status and waits for every queued write. */
+  async finish(status: RunRow['status']): Promise<void> {
+    const db = this.#db;
+    if (!db) return;
+    this.#track(db.recordRun({ ...this.#run, status, finishedAt: new Date() }));
+    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+    this.#check(await db.close());
+  }
+
+  #generations(stage: PlannedStage, m: StageManifest): void {
+    const kind = stage.record.kind;
+    if (kind !== 'mllm.compose' && kind !== 'mllm.caption' && kind !== 'diffusion.edit') return;
+    const rows: GenerationRow[] = [];
+    for (const item of m.items) {
+      const o = item.output;
+      if (!isJsonObject(o)) continue;
+      const row: GenerationRow = { itemId: item.id };
+      if (typeof o.text === 'string') row.text = o.text;
+      if (typeof o.tokens === 'number') row.tokens = o.tokens;
+      if (isRef(o.image)) row.image = o.image.sha256;
+      rows.push(row);
+    }
+    if (rows.length > 0) this.#track(this.#db!.recordGenerations(stage.key, kind, stage.node.backend, rows));
+  }
+
+  #metrics(stage: PlannedStage, m: StageManifest): void {
+    if (stage.record.kind !== 'metrics' || !isJsonObject(m.output)) return;
+    const o = m.output;
+    if (!isJsonObject(o.metrics)) return;
+    const metrics = numbers(o.metrics);
+    const hits = isJsonObject(o.hits) ? numbers(o.hits) : {};
+    for (const index of stage.points) {
+      const point = this.#plan.points[index];
+      if (!point) continue;
+      this.#track(
+        this.#db!.recordMetrics({
+          experiment: this.#plan.experiment,
+          pointId: point.id,
+          stageKey: stage.key,
+          runId: this.#run.id,
+          dataset: String(o.dataset ?? ''),
+          split: String(o.split ?? ''),
+          subset: typeof o.subset === 'string' ? o.subset : null,
+          n: typeof o.n === 'number' ? o.n : 0,
+          metrics,
+          hits,
+        }),
+      );
+    }
+  }
+
+  async #rankings(key: StageKey, m: StageManifest): Promise<void> {
+    const o = m.output;
+    if (
+      !isJsonObject(o) ||
+      !isRef(o.query_ids) ||
+      !isRef(o.gallery_ids) ||
+      !isRef(o.indices) ||
+      !isRef(o.scores)
+    ) {
+      return;
+    }
+    const [q, g, ix, sc] = await Promise.all(
+      [o.query_ids, o.gallery_ids, o.indices, o.scores].map((r) => this.#objects.read(r)),
+    );
+    if (!q?.ok || !g?.ok || !ix?.ok || !sc?.ok) {
+      this.#warn(
+        `score stage ${key.slice(0, 12)}: rankings not recorded (an output object could not be read)`,
+      );
+      return;
+    }
+    const indices = parseNpy(ix.value);
+    const scores = parseNpy(sc.value);
+    if (
+      !indices.ok ||
+      !scores.ok ||
+      !(indices.value.data instanceof Int32Array) ||
+      !(scores.value.data instanceof Float32Array)
+    ) {
+      this.#warn(
+        `score stage ${key.slice(0, 12)}: rankings not recorded (indices/scores are not int32/float32 .npy)`,
+      );
+      return;
+    }
+    const dec = new TextDecoder();
+    const r = await this.#db!.recordRankings({
+      stageKey: key,
+      queryIds: JSON.parse(dec.decode(q.value)) as string[],
+      galleryIds: JSON.parse(dec.decode(g.value)) as string[],
+      indices: indices.value.data,
+      scores: scores.value.data,
+      k: typeof o.k === 'number' ? o.k : (indices.value.shape[1] ?? 0),
+    });
+    this.#check(r);
+  }
+
+  #track(p: Promise<ResultsResult>): void {
+    this.#pendingOp(p.then((r) => this.#check(r)));
+  }
+
+  #pendingOp(p: Promise<void>): void {
+    const q = p.catch((e: unknown) =>
+      this.#warn(`results database: ${e instanceof Error ? e.message : String(e)}`),
+    );
+    this.#pending.add(q);
+    void q.finally(() => this.#pending.delete(q));
+  }
+
+  #check(r: ResultsResult): void {
+    if (!r.ok) this.#warn(r.error.message);
+  }
+
+  #warn(message: string): void {
+    if (this.#warned) return;
+    this.#warned = true;
+    this.#emit({ type: 'warning', message: `${message} (results not recorded; the cache is unaffected)` });
+  }
+}
+
+function isRef(v: JsonValue | undefined): v is ObjectRef & JsonValue {
+  return isJsonObject(v) && typeof v.sha256 === 'string' && typeof v.size === 'number';
+}
+
+function numbers(o: Record<string, JsonValue>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(o)) if (typeof v === 'number') out[k] = v;
+  return out;
+}

@@ -1,0 +1,382 @@
+/**
+ * Runs one stage of the plan, wireit's `standard.ts` order:
+ *
+ *   manifest published? ──yes──▶ cached
+ *        │ no
+ *   take the stage lock (wait while another runner holds it) ──▶ re-check the manifest (it may have
+ *        │                                                        published meanwhile: reuse it)
+ *   read the journal (items an interrupted attempt finished) ──▶ wait for resources (priority order)
+ *        │
+ *   definition.run(ctx) ── each finished item is journaled ── retry the stage on a retryable failure
+ *        │
+ *   all items done ──▶ publish the manifest (written last, atomically) ──▶ published
+ *
+ * A crash anywhere loses only the items in flight: the journal keeps the rest and the lock of a dead
+ * process is reclaimed.
+ */
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { GrantedResources, RunEvent, StageRef } from '../events/event.js';
+import type { PlannedStage } from '../plan/types.js';
+import type { ItemRecord, StageManifest, Store } from '../store/types.js';
+import { convertExceptionToFailure, type Failure, failure } from './failure.js';
+import { LineRing } from './lines.js';
+import type { Grant, ResourceManager } from './resources.js';
+import { modelKey, resourceRequest } from './scheduler.js';
+import type { RetryPolicy, StageRunContext, StageRunOutput } from './stage-run.js';
+
+export interface StageEnv {
+  store: Store;
+  emit: (e: RunEvent) => void;
+  resources: ResourceManager;
+  retry: RetryPolicy;
+  drain: AbortSignal;
+  kill: AbortSignal;
+  lockPollMs: number;
+  lockStaleMs: number;
+  /** Called on every final item or stage failure (`--fail-fast` drains the run). */
+  onFailure(): void;
+  /** Called after a stage published, before it releases its resources (dependants get first call). */
+  onPublished(key: string): void;
+}
+
+export type StageOutcome =
+  | { status: 'cached'; manifest: StageManifest; by: 'store' | 'other-runner' }
+  | { status: 'published'; manifest: StageManifest; startedAt: Date; resumed: number }
+  | {
+      status: 'failed';
+      failure: Failure;
+      attempts: number;
+      done: number;
+      failedItems: number;
+      startedAt: Date | null;
+      /** Last stage-log lines (worker stderr). */
+      log: string[];
+    }
+  | { status: 'cancelled'; failure: Failure; done: number };
+
+const LOG_TAIL = 30;
+const HOST = hostname();
+
+export async function executeStage(
+  stage: PlannedStage,
+  topoIndex: number,
+  inputs: Record<string, StageManifest>,
+  env: StageEnv,
+): Promise<StageOutcome> {
+  const ref: StageRef = {
+    key: stage.key,
+    kind: stage.record.kind,
+    role: stage.node.role,
+    backend: stage.node.backend,
+  };
+  const stages = env.store.stages;
+  const cacheable = stage.node.uncacheable === undefined;
+
+  const published = async (): Promise<StageManifest | null> => {
+    if (!cacheable) return null;
+    const m = await stages.readManifest(stage.key);
+    if (m.ok) return m.value;
+    env.emit({ type: 'warning', message: m.error.message, key: stage.key });
+    return null;
+  };
+
+  const first = await published();
+  if (first) return { status: 'cached', manifest: first, by: 'store' };
+
+  let waited = false;
+  const lock = await stages.lock(stage.key, {
+    wait: true,
+    signal: env.drain,
+    pollMs: env.lockPollMs,
+    staleMs: env.lockStaleMs,
+    onWaiting: (h) => {
+      waited = true;
+      env.resources.unhold(stage.key);
+      env.emit({
+        ...ref,
+        type: 'stage-waiting-lock',
+        holder: `pid ${h.pid} on ${h.host} since ${h.started}`,
+      });
+    },
+  });
+  if (!lock) return cancelled(ref, 0);
+  try {
+    const again = waited ? await published() : null;
+    if (again) return { status: 'cached', manifest: again, by: 'other-runner' };
+    return await runLocked(stage, topoIndex, ref, inputs, env);
+  } finally {
+    await lock.release();
+  }
+}
+
+function cancelled(ref: StageRef, done: number): StageOutcome {
+  return {
+    status: 'cancelled',
+    failure: failure(
+      'cancelled',
+      `${ref.kind} stage ${ref.key.slice(0, 12)} did not finish: the run was stopped`,
+    ),
+    done,
+  };
+}
+
+async function runLocked(
+  stage: PlannedStage,
+  topoIndex: number,
+  ref: StageRef,
+  inputs: Record<string, StageManifest>,
+  env: StageEnv,
+): Promise<StageOutcome> {
+  const journal = env.store.stages.journal(stage.key);
+  const prior = await journal.readDetailed();
+  if (prior.dropped > 0) {
+    env.emit({
+      type: 'warning',
+      key: stage.key,
+      message: `${ref.kind} stage ${ref.key.slice(0, 12)}: dropped ${prior.dropped} torn journal line(s) from a crash; those items are recomputed`,
+    });
+  }
+  const done = new Map<string, ItemRecord>(prior.items.map((i) => [i.id, i]));
+  const resumed = done.size;
+
+  const run = stage.definition.run;
+  if (!run) {
+    return {
+      status: 'failed',
+      failure: failure(
+        'not-implemented',
+        `no implementation can run ${ref.kind} stages with backend "${ref.backend}" yet`,
+      ),
+      attempts: 0,
+      done: resumed,
+      failedItems: 0,
+      startedAt: null,
+      log: [],
+    };
+  }
+
+  const left = stage.node.items === null ? null : stage.node.items - done.size;
+  const grant = await env.resources.acquire(resourceRequest(stage, topoIndex, left), env.drain, stage.key);
+  if (!grant) return cancelled(ref, resumed);
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const log = new StageLog(env.store.stages.dirOf(stage.key));
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const granted: GrantedResources = { gpus: grant.gpus, threads: grant.threads, http: grant.http };
+      env.emit({
+        ...ref,
+        type: 'stage-started',
+        attempt,
+        items: stage.node.items,
+        resumed: done.size,
+        resources: granted,
+      });
+      const failedItems = new Map<string, Failure>();
+      const ctx = makeContext(stage, ref, inputs, env, grant, done, failedItems, attempt, log);
+      let r: Awaited<ReturnType<NonNullable<PlannedStage['definition']['run']>>>;
+      try {
+        r = await run(ctx);
+      } catch (e) {
+        r = { ok: false, error: convertExceptionToFailure(e) };
+      }
+      if (r.ok && failedItems.size === 0) {
+        const manifest = buildManifest(stage, done, r.value, performance.now() - t0, attempt, grant);
+        await env.store.stages.publish(manifest);
+        env.onPublished(stage.key);
+        return { status: 'published', manifest, startedAt, resumed };
+      }
+      // A stage stopped by a drain reports its own failed items if it had any (--fail-fast's cause).
+      const halted = !r.ok && r.error.reason === 'cancelled';
+      if (halted && failedItems.size === 0) return cancelled(ref, done.size);
+      const f = r.ok || halted ? summarize(failedItems) : r.error;
+      // Items were already retried by the runner; only a whole-stage failure is retried here.
+      const retry = !r.ok && f.retryable && attempt <= env.retry.retries && !env.drain.aborted;
+      if (!retry) {
+        env.onFailure();
+        return {
+          status: 'failed',
+          failure: f,
+          attempts: attempt,
+          done: done.size,
+          failedItems: failedItems.size,
+          startedAt,
+          log: log.tail,
+        };
+      }
+      const delayMs = env.retry.backoffMs(attempt + 1);
+      env.emit({ ...ref, type: 'stage-retry', attempt: attempt + 1, delayMs, failure: f });
+      const stopped = await sleep(delayMs, env.drain);
+      if (stopped) return cancelled(ref, done.size);
+    }
+  } finally {
+    env.resources.release(grant, modelKey(stage));
+    await log.close();
+  }
+}
+
+/** One failure for a stage whose items failed: the first item's, with a count of the others. */
+function summarize(failed: Map<string, Failure>): Failure {
+  const [firstId, first] = [...failed.entries()][0] as [string, Failure];
+  const others = failed.size > 1 ? ` (and ${failed.size - 1} more item(s))` : '';
+  return failure(first.reason, `item ${firstId}: ${first.message}${others}`, {
+    item: firstId,
+    retryable: first.retryable,
+    ...(first.detail !== undefined ? { detail: first.detail } : {}),
+  });
+}
+
+function makeContext(
+  stage: PlannedStage,
+  ref: StageRef,
+  inputs: Record<string, StageManifest>,
+  env: StageEnv,
+  grant: Grant,
+  done: Map<string, ItemRecord>,
+  failedItems: Map<string, Failure>,
+  attempt: number,
+  log: StageLog,
+): StageRunContext {
+  const journal = env.store.stages.journal(stage.key);
+  return {
+    key: stage.key,
+    record: stage.record,
+    node: stage.node,
+    inputs,
+    objects: env.store.objects,
+    items: env.store.items,
+    done,
+    async itemDone(item) {
+      await journal.append(item);
+      done.set(item.id, item);
+      failedItems.delete(item.id);
+      env.emit({
+        ...ref,
+        type: 'item-done',
+        item: item.id,
+        seconds: item.seconds,
+        cached: item.cached === true,
+      });
+    },
+    itemFailed(item, f, tries = 1) {
+      failedItems.set(item, f);
+      env.emit({
+        ...ref,
+        type: 'item-failed',
+        item,
+        attempt: tries,
+        failure: f.item === undefined ? { ...f, item } : f,
+        willRetry: false,
+        delayMs: 0,
+      });
+      env.onFailure();
+    },
+    signal: env.drain,
+    kill: env.kill,
+    attempt,
+    retry: env.retry,
+    resources: { threads: grant.threads, gpu: grant.gpus[0] ?? null, gpus: grant.gpus, http: grant.http },
+    log: (line) => log.line(line),
+    notify(n) {
+      switch (n.type) {
+        case 'items':
+          env.emit({ ...ref, type: 'stage-items', items: n.items });
+          return;
+        case 'worker-ready':
+          env.emit({ ...ref, type: 'worker-ready', worker: n.worker, gpu: n.gpu, identity: n.identity });
+          log.line(`[pefuse] worker ${n.worker + 1} ready: ${JSON.stringify(n.identity)}`);
+          return;
+        case 'worker-restarted':
+          env.emit({
+            ...ref,
+            type: 'worker-restarted',
+            worker: n.worker,
+            failure: n.failure,
+            restarts: n.restarts,
+          });
+          log.line(`[pefuse] worker ${n.worker + 1} restarting (${n.failure.reason}): ${n.failure.message}`);
+          return;
+        case 'item-retry':
+          env.emit({
+            ...ref,
+            type: 'item-failed',
+            item: n.item,
+            attempt: n.attempt - 1,
+            failure: n.failure,
+            willRetry: true,
+            delayMs: n.delayMs,
+          });
+          return;
+      }
+    },
+  };
+}
+
+function buildManifest(
+  stage: PlannedStage,
+  done: Map<string, ItemRecord>,
+  out: StageRunOutput,
+  ms: number,
+  attempts: number,
+  grant: Grant,
+): StageManifest {
+  const items = [...done.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return {
+    format: 'pefuse-stage/1',
+    key: stage.key,
+    record: stage.record,
+    items,
+    output: out.output,
+    seconds: ms / 1000,
+    host: HOST,
+    device: out.device ?? (grant.gpus.length > 0 ? `cuda:${grant.gpus.join(',')}` : 'cpu'),
+    peak_mem_mb: out.peak_mem_mb ?? null,
+    attempts,
+    finished_at: new Date().toISOString(),
+  };
+}
+
+/** Resolves true when `signal` aborted before `ms` passed. */
+export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(false);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      resolve(true);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** The stage log: `stages/<key>/stage.log` (appended, never read on the hot path) plus a tail in memory. */
+class StageLog {
+  readonly #ring = new LineRing(LOG_TAIL);
+  readonly #dir: string;
+  #stream: WriteStream | null = null;
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+  line(text: string): void {
+    this.#ring.push(text);
+    if (!this.#stream) {
+      mkdirSync(this.#dir, { recursive: true });
+      this.#stream = createWriteStream(join(this.#dir, 'stage.log'), { flags: 'a' });
+      this.#stream.on('error', () => {});
+    }
+    this.#stream.write(`${text}\n`);
+  }
+  get tail(): string[] {
+    return this.#ring.lines;
+  }
+  close(): Promise<void> {
+    const s = this.#stream;
+    if (!s) return Promise.resolve();
+    return new Promise((r) => s.end(r));
+  }
+}

@@ -1,0 +1,408 @@
+/**
+ * A client for one long-lived worker process (a loaded model) speaking the JSON-lines protocol in
+ * `protocol.ts`. It owns the child process and turns everything that can go wrong with it into
+ * `Failure` values:
+ *
+ *   spawn error (ENOENT, EACCES)        → model-load    (not retryable)
+ *   exit / junk / timeout before ready  → model-load / bad-output / worker-timeout
+ *   exit while items are in flight      → worker-exit   (exit code or signal, last stderr lines)
+ *   no answer within the item timeout   → worker-timeout (worker killed)
+ *   silence past the heartbeat timeout  → worker-timeout (worker killed)
+ *   a stdout line that is not protocol  → bad-output    (line quoted; worker killed: its state is unknown)
+ *   {"type":"error", reason}            → that reason   (worker keeps going)
+ *
+ * After a fatal failure the client is dead: the item the worker was working on is *blamed* (its
+ * attempt counts), the others in flight are *collateral* and are retried for free by the pool.
+ *
+ * Workers start `detached` (their own process group) so that a terminal Ctrl-C reaches only the
+ * orchestrator, which then drains them gracefully; shutdown and kill signal the whole group, so
+ * grandchildren (Python DataLoader workers) go too (execa's termination notes).
+ */
+import { execa } from 'execa';
+import type { JsonObject, JsonValue } from '../util/json.js';
+import { err, ok, type Result } from '../util/result.js';
+import { type Failure, failure } from './failure.js';
+import { LineRing, lineSplitter } from './lines.js';
+import { encodeToWorker, PROTOCOL_VERSION, parseFromWorker, type WorkerIdentity } from './protocol.js';
+
+/** How to start a worker: the program, its arguments and extra environment. */
+export interface WorkerCommand {
+  file: string;
+  args: readonly string[];
+  /** Added to the orchestrator's environment (e.g. `CUDA_VISIBLE_DEVICES`). */
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+export interface WorkerTimeouts {
+  /** Loading a model can download weights: minutes, not seconds. */
+  readyMs: number;
+  /** Per item, counted from when the item reaches the head of the worker's queue. */
+  itemMs: number;
+  /** Max silence (no line at all) while items are in flight; 0 disables the watchdog. */
+  heartbeatMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: WorkerTimeouts = { readyMs: 600_000, itemMs: 600_000, heartbeatMs: 0 };
+
+export interface WorkerClientOptions {
+  configure: { kind: string; params: JsonObject; model: JsonValue };
+  timeouts: WorkerTimeouts;
+  /** Each stderr line (goes to the stage log). */
+  onStderr?: (line: string) => void;
+  /** A short name for messages, e.g. `worker 1 (gpu 0)`. */
+  label: string;
+}
+
+export type ItemOutcome =
+  | { ok: true; id: string; output: JsonValue; seconds: number; peak_mem_mb?: number }
+  /** `blamed` false: the worker died while busy with another item; retry this one for free. */
+  | { ok: false; id: string; failure: Failure; blamed: boolean };
+
+interface Pending {
+  id: string;
+  resolve: (o: ItemOutcome) => void;
+}
+
+const STDERR_TAIL = 20;
+const live = new Set<WorkerClient>();
+
+/** Kills every live worker's process group now (forced exit, second Ctrl-C). Synchronous. */
+export function killAllWorkers(): void {
+  for (const w of live) w.kill();
+}
+
+export class WorkerClient {
+  readonly #child: ReturnType<typeof spawnWorker>;
+  readonly #opts: WorkerClientOptions;
+  readonly #stderr = new LineRing(STDERR_TAIL);
+  readonly #queue: Pending[] = [];
+  #identity: WorkerIdentity | null = null;
+  #dead: Failure | null = null;
+  #closing = false;
+  #headSince = 0;
+  #lastLine = 0;
+  #watchdog: NodeJS.Timeout | null = null;
+  #onReady: ((r: Result<WorkerIdentity, Failure>) => void) | null = null;
+  #exited: Promise<void>;
+
+  private constructor(cmd: WorkerCommand, opts: WorkerClientOptions) {
+    this.#opts = opts;
+    this.#child = spawnWorker(cmd);
+    live.add(this);
+    const child = this.#child;
+    child.stdin?.on('error', () => {}); // EPIPE when the worker died; the exit handler reports it.
+    const out = lineSplitter((line) => this.#onLine(line));
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (c: string) => out.push(c));
+    const errLines = lineSplitter((line) => {
+      this.#stderr.push(line);
+      this.#opts.onStderr?.(line);
+    });
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (c: string) => errLines.push(c));
+    this.#exited = new Promise<void>((resolve) => {
+      child.on('error', (e: NodeJS.ErrnoException) => {
+        live.delete(this);
+        if (child.pid === undefined) {
+          this.#die(
+            failure('model-load', `cannot start worker \`${cmd.file}\`: ${e.code ?? e.message}`, {
+              retryable: false,
+            }),
+            true,
+          );
+        }
+        resolve();
+      });
+      child.on('exit', (code, signal) => {
+        live.delete(this);
+        // Let stdout drain (a result written just before exiting still counts), then report.
+        let settled = false;
+        const finish = () => {
+          if (settled) return;
+          settled = true;
+          out.flush();
+          errLines.flush();
+          this.#onExit(code, signal);
+          resolve();
+        };
+        if (child.stdout?.readableEnded) finish();
+        else {
+          child.stdout?.once('end', finish);
+          setTimeout(finish, 200).unref();
+        }
+      });
+    });
+    child.then(
+      () => {},
+      () => {},
+    );
+  }
+
+  /** Spawns the worker, sends `configure` and waits for `ready` (the handshake). */
+  static async start(cmd: WorkerCommand, opts: WorkerClientOptions): Promise<Result<WorkerClient, Failure>> {
+    const w = new WorkerClient(cmd, opts);
+    const ready = new Promise<Result<WorkerIdentity, Failure>>((resolve) => {
+      w.#onReady = resolve;
+    });
+    const timer = setTimeout(() => {
+      w.#die(
+        failure('worker-timeout', `${opts.label} sent no "ready" within ${fmtMs(opts.timeouts.readyMs)}`, {
+          detail: w.#stderrTail(),
+        }),
+        true,
+      );
+    }, opts.timeouts.readyMs);
+    w.#write(encodeToWorker({ type: 'configure', protocol: PROTOCOL_VERSION, ...opts.configure }));
+    const r = await ready;
+    clearTimeout(timer);
+    if (!r.ok) {
+      w.kill();
+      return err(r.error);
+    }
+    w.#startWatchdog();
+    return ok(w);
+  }
+
+  get identity(): WorkerIdentity {
+    if (!this.#identity) throw new Error('WorkerClient.identity read before ready');
+    return this.#identity;
+  }
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+  get inFlight(): number {
+    return this.#queue.length;
+  }
+  /** The failure that killed this worker, or null while it is usable. */
+  get dead(): Failure | null {
+    return this.#dead;
+  }
+
+  /** Sends one item; resolves with its result or failure (never rejects). */
+  send(id: string, input: JsonValue): Promise<ItemOutcome> {
+    if (this.#dead) {
+      return Promise.resolve({ ok: false, id, failure: { ...this.#dead, item: id }, blamed: false });
+    }
+    return new Promise<ItemOutcome>((resolve) => {
+      if (this.#queue.length === 0) this.#headSince = performance.now();
+      this.#queue.push({ id, resolve });
+      this.#write(encodeToWorker({ type: 'item', id, input }));
+    });
+  }
+
+  /** Graceful stop: `shutdown`, close stdin, wait; then SIGTERM and finally SIGKILL the group. */
+  async shutdown(graceMs = 5_000): Promise<void> {
+    if (this.#closing) return this.#exited;
+    this.#closing = true;
+    this.#stopWatchdog();
+    if (this.#child.exitCode === null && this.#child.signalCode === null && this.#child.pid !== undefined) {
+      this.#write(encodeToWorker({ type: 'shutdown' }));
+      this.#child.stdin?.end();
+      const t1 = setTimeout(() => this.#signalGroup('SIGTERM'), graceMs);
+      const t2 = setTimeout(() => this.#signalGroup('SIGKILL'), graceMs + 2_000);
+      await this.#exited;
+      clearTimeout(t1);
+      clearTimeout(t2);
+    }
+    this.#die(failure('cancelled', `${this.#opts.label} was shut down`), false);
+  }
+
+  /** Kills the worker's process group now. In-flight items fail as `cancelled`. */
+  kill(): void {
+    this.#closing = true;
+    this.#signalGroup('SIGKILL');
+    this.#die(failure('cancelled', `${this.#opts.label} was killed`), false);
+  }
+
+  #signalGroup(sig: NodeJS.Signals): void {
+    const pid = this.#child.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  #write(line: string): void {
+    const stdin = this.#child.stdin;
+    if (stdin && !stdin.destroyed && stdin.writable) stdin.write(line);
+  }
+
+  #onLine(line: string): void {
+    if (this.#dead) return;
+    this.#lastLine = performance.now();
+    if (line.trim() === '') return;
+    const parsed = parseFromWorker(line);
+    if (!parsed.ok) {
+      this.#badOutput(`${parsed.error}: ${quote(line)}`);
+      return;
+    }
+    const msg = parsed.value;
+    switch (msg.type) {
+      case 'heartbeat':
+        return;
+      case 'ready': {
+        if (this.#identity) {
+          this.#badOutput(`a second "ready" line: ${quote(line)}`);
+          return;
+        }
+        if (msg.protocol !== PROTOCOL_VERSION) {
+          this.#die(
+            failure(
+              'model-load',
+              `${this.#opts.label} speaks protocol ${msg.protocol}, pefuse speaks ${PROTOCOL_VERSION}`,
+              { retryable: false },
+            ),
+            true,
+          );
+          return;
+        }
+        this.#identity = msg.identity;
+        this.#onReady?.(ok(msg.identity));
+        this.#onReady = null;
+        return;
+      }
+      case 'result':
+      case 'error': {
+        if (!this.#identity) {
+          this.#badOutput(`"${msg.type}" before "ready": ${quote(line)}`);
+          return;
+        }
+        const id = msg.id ?? this.#queue[0]?.id;
+        const idx = id === undefined ? -1 : this.#queue.findIndex((p) => p.id === id);
+        if (idx === -1) {
+          this.#badOutput(`"${msg.type}" for an item not in flight: ${quote(line)}`);
+          return;
+        }
+        const [p] = this.#queue.splice(idx, 1) as [Pending];
+        const now = performance.now();
+        const measured = (now - this.#headSince) / 1000;
+        if (idx === 0) this.#headSince = now;
+        if (msg.type === 'result') {
+          const o: ItemOutcome = { ok: true, id: p.id, output: msg.output, seconds: msg.seconds ?? measured };
+          if (msg.peak_mem_mb !== undefined) o.peak_mem_mb = msg.peak_mem_mb;
+          p.resolve(o);
+        } else {
+          p.resolve({
+            ok: false,
+            id: p.id,
+            failure: failure(msg.reason, msg.message, { item: p.id }),
+            blamed: true,
+          });
+        }
+        return;
+      }
+    }
+  }
+
+  #badOutput(message: string): void {
+    this.#die(failure('bad-output', `${this.#opts.label}: ${message}`), true);
+  }
+
+  #onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#dead) return;
+    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    if (!this.#identity) {
+      this.#die(
+        failure('model-load', `${this.#opts.label} ${how} before it was ready`, {
+          detail: this.#stderrTail(),
+        }),
+        true,
+      );
+      return;
+    }
+    const busy = this.#queue[0] ? ` while working on item ${this.#queue[0].id}` : '';
+    this.#die(
+      failure('worker-exit', `${this.#opts.label} ${how}${busy}`, { detail: this.#stderrTail() }),
+      true,
+    );
+  }
+
+  /** Marks the worker dead, kills it, and fails everything in flight (the head item is blamed). */
+  #die(f: Failure, blameHead: boolean): void {
+    if (this.#dead) return;
+    this.#dead = f;
+    this.#stopWatchdog();
+    // Also after a clean exit: takes grandchildren the worker left behind.
+    this.#signalGroup('SIGKILL');
+    if (this.#onReady) {
+      this.#onReady(err(f));
+      this.#onReady = null;
+    }
+    const pending = this.#queue.splice(0);
+    pending.forEach((p, i) => {
+      const blamed = blameHead && i === 0 && f.reason !== 'cancelled';
+      p.resolve({ ok: false, id: p.id, failure: { ...f, item: p.id }, blamed });
+    });
+  }
+
+  #startWatchdog(): void {
+    const { itemMs, heartbeatMs } = this.#opts.timeouts;
+    const shortest = Math.min(itemMs, heartbeatMs > 0 ? heartbeatMs : Number.POSITIVE_INFINITY);
+    const period = Math.max(5, Math.min(1_000, shortest / 4));
+    this.#lastLine = performance.now();
+    this.#watchdog = setInterval(() => {
+      const head = this.#queue[0];
+      if (!head || this.#dead) return;
+      const now = performance.now();
+      if (now - this.#headSince > itemMs) {
+        this.#die(
+          failure(
+            'worker-timeout',
+            `${this.#opts.label}: item ${head.id} took longer than ${fmtMs(itemMs)}`,
+            {
+              detail: this.#stderrTail(),
+            },
+          ),
+          true,
+        );
+      } else if (heartbeatMs > 0 && now - this.#lastLine > heartbeatMs) {
+        this.#die(
+          failure(
+            'worker-timeout',
+            `${this.#opts.label}: no heartbeat for ${fmtMs(heartbeatMs)} while busy`,
+            {
+              detail: this.#stderrTail(),
+            },
+          ),
+          true,
+        );
+      }
+    }, period);
+    this.#watchdog.unref();
+  }
+
+  #stopWatchdog(): void {
+    if (this.#watchdog) clearInterval(this.#watchdog);
+    this.#watchdog = null;
+  }
+
+  #stderrTail(): string {
+    const lines = this.#stderr.lines;
+    return lines.length > 0 ? `last stderr lines:\n${lines.join('\n')}` : '(no stderr output)';
+  }
+}
+
+function spawnWorker(cmd: WorkerCommand) {
+  return execa(cmd.file, cmd.args, {
+    detached: true,
+    buffer: false,
+    reject: false,
+    stdin: 'pipe',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    env: cmd.env ?? {},
+    cwd: cmd.cwd ?? process.cwd(),
+  });
+}
+
+function quote(line: string): string {
+  const s = line.length > 200 ? `${line.slice(0, 200)}…` : line;
+  return JSON.stringify(s);
+}
+
+export function fmtMs(ms: number): string {
+  return ms >= 1000 ? `${+(ms / 1000).toFixed(1)} s` : `${ms} ms`;
+}

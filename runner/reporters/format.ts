@@ -1,0 +1,62 @@
+/** Text shared by the human reporters and the run command's failure summary. */
+import { type FailureSummary, type RunEvent, shortKey } from '../events/event.js';
+import type { Failure } from '../exec/failure.js';
+
+export function fmtSeconds(s: number): string {
+  if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(Math.round(s - m * 60)).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+export function fmtRate(perSecond: number): string {
+  if (!Number.isFinite(perSecond) || perSecond <= 0) return '-';
+  return perSecond >= 100
+    ? `${Math.round(perSecond)}/s`
+    : perSecond >= 1
+      ? `${perSecond.toFixed(1)}/s`
+      : `${perSecond.toPrecision(2)}/s`;
+}
+
+/** `reason: message`, plus detail lines (exit code, stderr tail) indented, at most `maxDetail` of them. */
+export function failureLines(f: Failure, log: readonly string[], maxDetail = 10): string[] {
+  const out = [`${f.reason}: ${f.message}`];
+  const detail =
+    f.detail !== undefined ? f.detail.split('\n') : log.length > 0 ? ['last stage log lines:', ...log] : [];
+  const shown = detail.length > maxDetail ? [detail[0]!, ...detail.slice(-(maxDetail - 1))] : detail;
+  for (const line of shown) out.push(`    ${line}`);
+  return out;
+}
+
+/** The end-of-run summary printed on stderr when anything failed. */
+export function failureSummaryText(
+  failures: readonly FailureSummary[],
+  interrupted: boolean,
+  skipped: number,
+): string {
+  const lines: string[] = [];
+  if (failures.length > 0) {
+    lines.push(
+      `${failures.length} stage${failures.length === 1 ? '' : 's'} ${interrupted ? 'did not finish' : 'failed'}:`,
+    );
+    const rows = failures.map((f) => [f.kind, shortKey(f.key), f.role, f.reason, f.message]);
+    const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
+    for (const r of rows) lines.push(`  ${r.map((c, i) => (i < 4 ? c.padEnd(w[i]!) : c)).join('  ')}`);
+  }
+  if (skipped > 0)
+    lines.push(`${skipped} downstream stage${skipped === 1 ? ' was' : 's were'} skipped (upstream failed)`);
+  lines.push('re-run the same command to resume: finished items are kept');
+  return `${lines.join('\n')}\n`;
+}
+
+/** The last line of a run: what happened overall. */
+export function finishedLine(e: Extract<RunEvent, { type: 'run-finished' }>): string {
+  const c = e.counts;
+  const parts = [`${c.cached} cached`, `${c.published} computed`];
+  if (c.failed > 0) parts.push(`${c.failed} failed`);
+  if (c.cancelled > 0) parts.push(`${c.cancelled} cancelled`);
+  const items =
+    c.itemsFailed > 0 ? `${c.itemsDone} items done, ${c.itemsFailed} failed` : `${c.itemsDone} items done`;
+  const head = e.interrupted ? 'interrupted' : e.ok ? 'done' : 'finished with failures';
+  return `${head}: ${c.stages} stages (${parts.join(', ')}), ${items} in ${fmtSeconds(e.seconds)}`;
+}
