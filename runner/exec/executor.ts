@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 /**
  * The local executor: runs a Plan's DAG with as much parallelism as resources allow.
  *
@@ -57,6 +58,8 @@ export async function runPlan(plan: Plan, opts: ExecutorOptions): Promise<RunSum
   const t0 = performance.now();
   const drain = new AbortController();
   const kill = new AbortController();
+  // Every waiting stage and worker pool listens on these two signals: many listeners are expected.
+  setMaxListeners(0, drain.signal, kill.signal);
   const interrupted = () => opts.drain?.aborted === true;
   forward(opts.drain, drain);
   forward(opts.kill, kill);

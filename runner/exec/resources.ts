@@ -122,18 +122,23 @@ export class ResourceManager {
       return Promise.resolve(null);
     }
     return new Promise((resolve) => {
-      const w: Waiter = { req, resolve, seq: this.#seq++ };
-      this.#waiters.push(w);
-      signal.addEventListener(
-        'abort',
-        () => {
-          if (this.#waiters.includes(w)) {
-            this.#waiters = this.#waiters.filter((x) => x !== w);
-            resolve(null);
-          }
+      const onAbort = () => {
+        if (this.#waiters.includes(w)) {
+          this.#waiters = this.#waiters.filter((x) => x !== w);
+          resolve(null);
+        }
+      };
+      // The listener goes away once the waiter is served, so long runs do not pile listeners up.
+      const w: Waiter = {
+        req,
+        resolve: (g) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(g);
         },
-        { once: true },
-      );
+        seq: this.#seq++,
+      };
+      this.#waiters.push(w);
+      signal.addEventListener('abort', onAbort, { once: true });
       this.#dispatch(null);
     });
   }

@@ -41,7 +41,7 @@ export function plainReporter(io: ReporterIo): Reporter {
           stage('waiting', e, `another runner holds the lock (${e.holder})`);
           return;
         case 'stage-started': {
-          const parts = [e.items === null ? 'items: ?' : items(e.items)];
+          const parts = e.items === null ? [] : [items(e.items)];
           if (e.resumed > 0) parts.push(`${e.resumed} resumed from the journal`);
           if (e.attempt > 1) parts.push(`attempt ${e.attempt}`);
           if (e.resources.gpus.length > 0) parts.push(`gpu ${e.resources.gpus.join(',')}`);
@@ -82,7 +82,7 @@ export function plainReporter(io: ReporterIo): Reporter {
           );
           return;
         case 'stage-published':
-          stage('done', e, `${items(e.items)} in ${fmtSeconds(e.seconds)}`);
+          stage('done', e, `${e.items > 0 ? `${items(e.items)} in ` : 'in '}${fmtSeconds(e.seconds)}`);
           return;
         case 'stage-failed': {
           const [first, ...rest] = failureLines(e.failure, e.log);

@@ -138,7 +138,11 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
       plan.experiment,
       finished.map((s) => ({ role: s.slot, record: s.record })),
     );
-    if (r.ok) return EXIT_OK;
+    if (r.ok) {
+      if (reporterName !== 'json')
+        io.stdout(`results: ${dbFileOf(cmd, io)} (\`pefuse status\` shows the metrics of every point)\n`);
+      return EXIT_OK;
+    }
     const skipped = [...r.outcomes.values()].filter(
       (o) => o.status === 'failed' && o.failure.reason === 'upstream-failed',
     ).length;
