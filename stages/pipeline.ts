@@ -178,14 +178,13 @@ function mllmNode(
     max_tokens: m.max_tokens ?? MLLM_DEFAULTS.max_tokens,
     seed: c.seed,
   };
-  const model: JsonObject = { backend: m.backend, model: m.model };
-  if (m.revision !== undefined) model.revision = m.revision;
+  const model = interned({ backend: m.backend, model: m.model, revision: m.revision });
   return {
     kind,
     role,
     params,
     model,
-    data: { prompt: promptHash },
+    data: interned({ prompt: promptHash }),
     inputs: { dataset: 'dataset' },
     items,
     backend: m.backend === 'dummy' ? 'dummy' : `${m.backend}:${m.model}`,
@@ -209,9 +208,7 @@ function diffusionNode(c: PointConfig, items: number | null): StageNodeSpec {
   // InstructPix2Pix has an image guidance scale; Turbo img2img has a strength instead.
   if (turbo) params.strength = d.strength ?? TURBO_DEFAULTS.strength;
   else params.image_guidance_scale = d.image_guidance_scale ?? DIFFUSION_DEFAULTS.image_guidance_scale;
-  const model: JsonObject = { backend: d.backend, pipeline: d.pipeline };
-  if (d.model !== undefined) model.model = d.model;
-  if (d.revision !== undefined) model.revision = d.revision;
+  const model = interned({ backend: d.backend, pipeline: d.pipeline, model: d.model, revision: d.revision });
   const inputs: Record<string, string> = { dataset: 'dataset' };
   if (params.text === 'mllm') inputs.texts = 'query-text';
   return {
@@ -259,4 +256,20 @@ function compact(o: Record<string, JsonValue | undefined>): JsonObject {
   const out: JsonObject = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
   return out;
+}
+
+/**
+ * One shared object per distinct small identity record (model ids, prompt hashes): thousands of points
+ * then hand the key builder the same object, whose canonical text it caches by identity.
+ */
+const internTable = new Map<string, JsonObject>();
+function interned(o: Record<string, JsonValue | undefined>): JsonObject {
+  const c = compact(o);
+  const id = JSON.stringify(c);
+  let hit = internTable.get(id);
+  if (!hit) {
+    hit = c;
+    internTable.set(id, c);
+  }
+  return hit;
 }

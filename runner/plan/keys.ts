@@ -25,10 +25,18 @@ export function stageKeyOf(record: KeyRecord): StageKey {
   inputsJson += '}';
   // Keys in sorted order: data, impl_version, inputs, kind, model, params, scheme.
   const text = `{"data":${cached(record.data)},"impl_version":${canonicalJson(record.impl_version)},"inputs":${inputsJson},"kind":${JSON.stringify(record.kind)},"model":${cached(record.model)},"params":${canonicalJson(record.params)},"scheme":${canonicalJson(record.scheme)}}`;
-  return sha256Hex(text) as StageKey;
+  // Identical records recur across points (shared stages): hash each distinct text once per run.
+  let key = keyCache.get(text);
+  if (key === undefined) {
+    if (keyCache.size > 500_000) keyCache.clear();
+    key = sha256Hex(text) as StageKey;
+    keyCache.set(text, key);
+  }
+  return key;
 }
 
 const textCache = new WeakMap<object, string>();
+const keyCache = new Map<string, StageKey>();
 function cached(v: JsonValue): string {
   if (v === null || typeof v !== 'object') return canonicalJson(v);
   let t = textCache.get(v);

@@ -48,7 +48,9 @@ export function expandPoints(
   for (const dataset of datasets) {
     const label = datasetLabel(dataset);
     for (const a of assignments) {
-      const cfg = structuredClone(base);
+      // Copy-on-write: only the blocks an assignment changes are copied; the others stay shared by
+      // reference across points (cheaper for 100k-point grids, and identity-cached when keyed).
+      const cfg: JsonObject = { ...base };
       for (const [path, v] of a) setDotted(cfg, path, v.value);
       for (let r = 0; r < seeds.length; r++) {
         const params: Record<string, ParamValue> = { dataset: label };
@@ -76,13 +78,16 @@ function repeatSeeds(repeats: JsonValue | undefined, seed: number): number[] {
   return [seed];
 }
 
+/** Sets a dotted path, copying each object on the way (the base spec's objects are shared). */
 function setDotted(obj: JsonObject, path: string, value: JsonValue): void {
   const parts = path.split('.');
   let cur = obj;
   for (let i = 0; i < parts.length - 1; i++) {
     const p = parts[i]!;
-    if (!isJsonObject(cur[p] ?? null)) cur[p] = {};
-    cur = cur[p] as JsonObject;
+    const next = cur[p];
+    const copy: JsonObject = isJsonObject(next ?? null) ? { ...(next as JsonObject) } : {};
+    cur[p] = copy;
+    cur = copy;
   }
   cur[parts[parts.length - 1]!] = value;
 }
