@@ -9,6 +9,7 @@
  * failed items left out). Each item is cached by sha256(model identity, item content hash), so the
  * same text or image is embedded once per model whatever stage asks for it.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { failure } from '../../runner/exec/failure.js';
 import type { StageRunContext, StageRunner } from '../../runner/exec/stage-run.js';
@@ -16,6 +17,7 @@ import type { ObjectRef } from '../../runner/store/types.js';
 import { isJsonObject, sha256Hex } from '../../runner/util/json.js';
 import { err, ok } from '../../runner/util/result.js';
 import type { GalleryItem } from '../contracts.js';
+import { renderGenecisCrop } from '../datasets/genecis-crop.js';
 import {
   type EmbedItemOutput,
   embedOutputJson,
@@ -185,11 +187,20 @@ async function imageSources(
   }
   return {
     ok: true,
-    sources: list.map((g) => ({
+    sources: list.map((g: GalleryItem & { bbox?: [number, number, number, number] }) => ({
       id: g.id,
-      name: g.path,
+      name: g.bbox ? `${g.path} (crop ${g.bbox.join(',')})` : g.path,
       contentHash: null,
       load: async () => {
+        // GeneCIS attribute galleries are object crops: dilated box, padded square (official loader).
+        if (g.bbox) {
+          if (!existsSync(g.path))
+            return { ok: false, reason: 'input-missing', message: `image not found: ${g.path}` };
+          const crop = await renderGenecisCrop(g.path, g.bbox);
+          return crop.ok
+            ? { ok: true, bytes: crop.value }
+            : { ok: false, reason: 'bad-input', message: crop.error };
+        }
         try {
           return { ok: true, bytes: await readFile(g.path) };
         } catch (e) {

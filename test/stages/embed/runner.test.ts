@@ -320,6 +320,42 @@ describe('embed.image (tiny vision tower)', () => {
     );
   });
 
+  it('embeds GeneCIS-style crops when a gallery item carries a bbox', async () => {
+    const imgDir = tempDir('pefuse-crop-');
+    // Left half red, right half blue: a crop of the right half must embed like a blue image.
+    const half = await sharp({
+      create: { width: 64, height: 32, channels: 3, background: { r: 220, g: 10, b: 10 } },
+    })
+      .composite([{ input: await png([10, 10, 220], 32, 32), left: 32, top: 0 }])
+      .png()
+      .toBuffer();
+    writeFileSync(join(imgDir, 'scene.png'), half);
+    writeFileSync(join(imgDir, 'blue.png'), await png([10, 10, 220]));
+    const store = new MemoryStore();
+    const gallery = await store.put(
+      JSON.stringify([
+        { id: 'scene@40,8,16,16', path: join(imgDir, 'scene.png'), bbox: [40, 8, 16, 16] },
+        { id: 'scene', path: join(imgDir, 'scene.png') },
+        { id: 'blue', path: join(imgDir, 'blue.png') },
+      ]),
+    );
+    const f = makeCtx({
+      kind: 'embed.image',
+      params: { model: dir },
+      inputs: { gallery: manifest([], { gallery: { ...gallery } }) },
+      store,
+      items: new MemoryItems(),
+    });
+    const r = await embedImageRunner(f.ctx);
+    if (!r.ok) throw new Error(r.error.message);
+    const m = await matrixOf(store, r.value.output);
+    expect(m.ids).toEqual(['scene@40,8,16,16', 'scene', 'blue']);
+    const data = m.arr.data as Float32Array;
+    const row = (i: number) => Array.from(data.subarray(i * m.dim, (i + 1) * m.dim));
+    const cos = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i]!, 0);
+    expect(cos(row(0), row(2))).toBeGreaterThan(cos(row(1), row(2)));
+  });
+
   it('needs an images or gallery input', async () => {
     const f = makeCtx({
       kind: 'embed.image',
