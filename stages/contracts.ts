@@ -86,6 +86,11 @@ export interface ScoreOutput {
   indices: ObjectRef;
   /** `.npy` float32 [nQ, K]: cosine similarities. */
   scores: ObjectRef;
+  /**
+   * CIRR only: JSON `{query id: [img_set members, reference removed, in full-ranking order]}`, so
+   * Recall_subset stays exact when a member ranks below K.
+   */
+  subset_order?: ObjectRef;
 }
 
 /** `metrics` stage output: the same shape as `pefuse evaluate --json`. */

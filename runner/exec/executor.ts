@@ -152,6 +152,12 @@ export async function runPlan(plan: Plan, opts: ExecutorOptions): Promise<RunSum
   const outcomes = new Map<StageKey, StageOutcome>();
   const tasks = new Map<StageKey, Promise<StageOutcome>>();
   const byKey = new Map(plan.stages.map((s) => [s.key, s]));
+  // Stages ready at the start announce their claim up front, so the first grants follow the point
+  // priority (point 0 first) rather than whichever task happens to reach the scheduler first.
+  plan.stages.forEach((stage, topoIndex) => {
+    if (stage.upstream.length === 0 && stage.status === 'run')
+      resources.hold(stage.key, resourceRequest(stage, topoIndex, stage.node.items));
+  });
   plan.stages.forEach((stage, topoIndex) => {
     const task = (async (): Promise<StageOutcome> => {
       const ups = await Promise.all(stage.upstream.map((k) => tasks.get(k) ?? missing(k)));

@@ -20,7 +20,7 @@ const SYNTHETIC_KS = [1, 5, 10, 50];
 
 export const metricsRunner: StageRunner = async (ctx) => {
   const ds = ctx.inputs.dataset?.output as unknown as DatasetOutput | undefined;
-  const sc = ctx.inputs.score?.output as unknown as (ScoreOutput & { subset_order?: ObjectRef }) | undefined;
+  const sc = ctx.inputs.score?.output as unknown as ScoreOutput | undefined;
   if (!ds || !sc) return err(failure('bad-input', 'metrics: missing the dataset or score input'));
   const queries = await readJson<QueryRecord[]>(ctx, ds.queries);
   const gallery = await readJson<GalleryItem[]>(ctx, ds.gallery);

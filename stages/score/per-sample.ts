@@ -34,7 +34,10 @@ export function topKPerSample(opts: PerSampleOptions): Result<TopKResult, TopKEr
   const nRows = matrix.length / dim;
   if (galleries.length !== nQ)
     return err({ message: `galleries has ${galleries.length} entries for ${nQ} queries` });
-  const k = Math.min(opts.k, Math.max(0, ...galleries.map((g) => g.length)));
+  const k = Math.min(
+    opts.k,
+    galleries.reduce((m, g) => Math.max(m, g.length), 0),
+  );
   const indices = new Int32Array(nQ * k).fill(-1);
   const scores = new Float32Array(nQ * k).fill(Number.NEGATIVE_INFINITY);
   for (let q = 0; q < nQ; q++) {

@@ -15,6 +15,7 @@ import { err, ok, type Result } from '../../runner/util/result.js';
 import type { DatasetName, DatasetOutput, EmbedOutput, QueryRecord, ScoreOutput } from '../contracts.js';
 import { topKPerSample } from './per-sample.js';
 import { scoringPlan } from './rules.js';
+import { subsetOrder } from './subset.js';
 import { type TopKError, type TopKResult, topK } from './topk.js';
 
 export const DEFAULT_K = 50;
@@ -89,8 +90,15 @@ export const runScore: StageRunner = async (ctx) => {
     ),
     scores: await ctx.objects.put(encodeNpy({ dtype: '<f4', shape: [queries.length, r.k], data: r.scores })),
   };
+  // CIRR Recall_subset: the members' order in the full ranking (the top-K alone may not hold them all).
+  const subset =
+    ds.value.dataset === 'cirr' && queries.some((q) => q.subset)
+      ? await ctx.objects.put(
+          JSON.stringify(subsetOrder(queries, qdata, gm.value.data, dim, indexOf(gm.value.ids))),
+        )
+      : undefined;
   const output: StageRunOutput = {
-    output: scoreOutputJson(out),
+    output: scoreOutputJson(out, subset),
     device: 'cpu',
     peak_mem_mb: Math.round(process.resourceUsage().maxRSS / 1024),
   };
@@ -215,7 +223,11 @@ function isRef(v: unknown): v is ObjectRef {
   );
 }
 
-function scoreOutputJson(o: ScoreOutput): JsonValue {
+/**
+ * The manifest output: a ScoreOutput, plus for CIRR `subset_order` (JSON `{query id: member ids}`), the
+ * field the metrics stage reads for Recall_subset.
+ */
+function scoreOutputJson(o: ScoreOutput, subset: ObjectRef | undefined): JsonValue {
   const ref = (r: ObjectRef): JsonValue => ({ sha256: r.sha256, size: r.size });
   return {
     k: o.k,
@@ -223,5 +235,6 @@ function scoreOutputJson(o: ScoreOutput): JsonValue {
     gallery_ids: ref(o.gallery_ids),
     indices: ref(o.indices),
     scores: ref(o.scores),
+    ...(subset ? { subset_order: ref(subset) } : {}),
   };
 }

@@ -133,6 +133,7 @@ async function readBack(store: MemoryStore, output: JsonValue) {
     galleryIds: json('gallery_ids'),
     indices: npy('indices'),
     scores: npy('scores'),
+    subsetOrder: o.subset_order ? json('subset_order') : undefined,
   };
 }
 
@@ -157,7 +158,7 @@ describe('score stage runner', () => {
   it('CIRR: scores in dataset query order, excludes the reference, publishes ScoreOutput', async () => {
     const { ctx, store, logs } = await setup({
       dataset: 'cirr',
-      queries: [q('p1', 'g0'), q('p2', 'g2'), q('p3', 'g1')],
+      queries: [{ ...q('p1', 'g0'), subset: ['g0', 'g2', 'g3', 'g1'] }, q('p2', 'g2'), q('p3', 'g1')],
       // Embedding order differs from dataset order; p3 has no embedding (an upstream failure).
       queryIds: ['p2', 'p1'],
       queryRows: [
@@ -179,6 +180,8 @@ describe('score stage runner', () => {
     expect(out.indices).toEqual({ shape: [2, 2], data: [1, 3, 3, 1] });
     expect(out.scores.data).toEqual([0.8, 0.6, 0.8, 0.6].map(Math.fround));
     expect(logs).toContain('score: 1 of 3 queries have no embedding and are skipped');
+    // Recall_subset order over the whole ranking: g2 (score 0) is below the top-2 but still ordered.
+    expect(out.subsetOrder).toEqual({ p1: ['g1', 'g3', 'g2'] });
   });
 
   it('CIRCO keeps the reference (it may rank first)', async () => {
@@ -196,6 +199,7 @@ describe('score stage runner', () => {
     const out = await readBack(store, r.value.output);
     expect(out.k).toBe(4);
     expect(out.indices.data).toEqual([0, 1, 3, 2]);
+    expect(out.subsetOrder).toBeUndefined();
   });
 
   it('GeneCIS: indices point into each query own gallery', async () => {

@@ -186,12 +186,13 @@ describe('topK edge cases and input errors', () => {
 });
 
 describe('planChunks', () => {
-  it('does not chunk when the score matrix fits the budget', () => {
-    expect(planChunks(800, 123_403, 512 * 1024 * 1024)).toEqual({ queries: 800, gallery: 123_403 });
+  it('keeps the whole gallery when it fits, in even query chunks of at most 512', () => {
+    expect(planChunks(800, 123_403, 512 * 1024 * 1024)).toEqual({ queries: 400, gallery: 123_403 });
   });
   it('chunks queries first, then the gallery for huge galleries', () => {
     expect(planChunks(4000, 100_000, 400 * 100_000 * 4)).toEqual({ queries: 400, gallery: 100_000 });
-    expect(planChunks(800, 10_000_000, 16 * 1024 * 1024)).toEqual({ queries: 64, gallery: 65_536 });
+    expect(planChunks(4148, 2315, 512 * 1024 * 1024)).toEqual({ queries: 461, gallery: 2315 });
+    expect(planChunks(800, 10_000_000, 16 * 1024 * 1024)).toEqual({ queries: 62, gallery: 65_536 });
   });
 });
 
