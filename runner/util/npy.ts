@@ -51,17 +51,23 @@ export function parseNpy(buf: Uint8Array): Result<NpyArray, string> {
     return err(
       `truncated .npy file: expected ${count * itemSize} data bytes, found ${buf.length - dataStart}`,
     );
-  // Copy into a fresh, aligned buffer (the header length does not guarantee alignment for every writer,
-  // and a Node Buffer's `slice` is a view into a shared pool, not a copy).
-  const bytes = new Uint8Array(buf.subarray(dataStart, dataStart + count * itemSize));
+  // A view into the input when the data is aligned for its type (NumPy pads headers to 64 bytes, and
+  // large files read with readFile own their buffer), else a copy. Mind the input's byteOffset: a
+  // small Node Buffer is a view into a shared pool.
+  const start = buf.byteOffset + dataStart;
+  const aligned = start % itemSize === 0;
+  const backing = aligned
+    ? buf.buffer
+    : new Uint8Array(buf.subarray(dataStart, dataStart + count * itemSize)).buffer;
+  const viewOffset = aligned ? start : 0;
   const data =
     dtype === '<f4'
-      ? new Float32Array(bytes.buffer, 0, count)
+      ? new Float32Array(backing, viewOffset, count)
       : dtype === '<f8'
-        ? new Float64Array(bytes.buffer, 0, count)
+        ? new Float64Array(backing, viewOffset, count)
         : dtype === '<i4'
-          ? new Int32Array(bytes.buffer, 0, count)
-          : new BigInt64Array(bytes.buffer, 0, count);
+          ? new Int32Array(backing, viewOffset, count)
+          : new BigInt64Array(backing, viewOffset, count);
   return ok({ dtype, shape, data });
 }
 
