@@ -30,13 +30,13 @@ function shapeOf(sub: Record<string, unknown>): Record<string, string> {
 }
 
 describe('pefuse export', () => {
-  it('answers --run with "not available yet" and wants exactly one source', async () => {
+  it('checks the --run point id and wants exactly one source', async () => {
     const root = cirrRoot();
     const base = ['export', '--dataset', 'cirr', '--split', 'test', '--data-root', root, '--out', tempDir()];
     const r = await pefuse([...base, '--run', 'p1']);
     expect([r.exitCode, r.stderr]).toEqual([
       2,
-      'pefuse export: --run is not available yet: use --scores or --rankings\n',
+      'pefuse export: --run p1: a point id is hex, as printed by `pefuse status` or `pefuse plan --json`\n',
     ]);
     const none = await pefuse(base);
     expect([none.exitCode, none.stderr]).toEqual([

@@ -1,9 +1,10 @@
 /**
  * `pefuse export`: test-server submission files (CIRR: two files, CIRCO: one) from a score matrix or a
- * rankings file. `--run POINT` (rankings from the results DB) is reserved until the DB lands.
+ * rankings file, or from the rankings a run stored for one point (`--run POINT`).
  */
 import type { Command } from 'commander';
 import { CliExit, type CliIo, EXIT_USAGE } from '../io.js';
+import { cacheRootOf, dbFileOf } from '../planning.js';
 import type { RegisterCommand } from './index.js';
 
 interface ExportFlags {
@@ -26,17 +27,16 @@ export const registerExport: RegisterCommand = (program: Command, io: CliIo) => 
     .requiredOption('--dataset <name>', 'cirr | circo')
     .requiredOption('--split <split>', 'test (val also works, for the CIRCO evaluation script)')
     .requiredOption('--data-root <dir>', "the dataset's root in its official layout")
-    .option('--run <point>', "a run's rankings from the results database (not available yet)")
+    .option('--run <point>', 'the rankings a `pefuse run` stored for this point id (see `pefuse status`)')
     .option('--scores <file.npy>', 'float32/float64 [queries, gallery] matrix in canonical order')
     .option('--rankings <file.json>', '{"<query key>": [ids...]} (CIRR pairid, CIRCO id)')
     .requiredOption('--out <dir>', 'folder for the submission files')
-    .action(async (flags: ExportFlags) => {
+    .action(async (flags: ExportFlags, cmd: Command) => {
       const fail = (message: string): never => {
         throw new CliExit(EXIT_USAGE, `pefuse export: ${message}`);
       };
       const sources = [flags.run, flags.scores, flags.rankings].filter((s) => s !== undefined).length;
       if (sources !== 1) fail('give exactly one of --run POINT, --scores FILE.npy or --rankings FILE.json');
-      if (flags.run !== undefined) fail('--run is not available yet: use --scores or --rankings');
       const { loadFromFlags, readRankings, readScores } = await import(
         '../../../stages/metrics/cli-input.js'
       );
@@ -48,14 +48,27 @@ export const registerExport: RegisterCommand = (program: Command, io: CliIo) => 
       if (!loaded.ok) return fail(loaded.error);
       for (const w of loaded.value.warnings) io.stderr(`pefuse export: warning: ${w}\n`);
       const ranked =
-        flags.scores !== undefined
-          ? await readScores(loaded.value, flags.scores)
-          : await readRankings(loaded.value, flags.rankings!);
+        flags.run !== undefined
+          ? await (await import('../../../stages/metrics/run-input.js')).readRunRankings(
+              loaded.value,
+              flags.run,
+              {
+                dbFile: dbFileOf(cmd, io),
+                cacheRoot: cacheRootOf(cmd, io),
+              },
+            )
+          : flags.scores !== undefined
+            ? await readScores(loaded.value, flags.scores)
+            : await readRankings(loaded.value, flags.rankings!);
       if (!ranked.ok) return fail(ranked.error);
       const files = buildSubmissions(
         loaded.value,
         ranked.value,
-        flags.scores !== undefined ? '--scores' : '--rankings',
+        flags.run !== undefined
+          ? `--run ${flags.run}`
+          : flags.scores !== undefined
+            ? '--scores'
+            : '--rankings',
       );
       if (!files.ok) return fail(files.error);
       try {
