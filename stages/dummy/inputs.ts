@@ -5,6 +5,7 @@
 import { type Failure, failure } from '../../runner/exec/failure.js';
 import type { StageRunContext } from '../../runner/exec/stage-run.js';
 import type { StageKind } from '../../runner/plan/stage.js';
+import { readJsonObject } from '../../runner/store/json.js';
 import type { ObjectRef, StageManifest } from '../../runner/store/types.js';
 import { isJsonObject } from '../../runner/util/json.js';
 import { err, ok, type Result } from '../../runner/util/result.js';
@@ -25,23 +26,8 @@ function isRef(v: unknown): v is ObjectRef {
 }
 
 /** Reads and parses a JSON object from the store. */
-export async function readJson<T>(
-  ctx: StageRunContext,
-  ref: ObjectRef,
-  what: string,
-): Promise<Result<T, Failure>> {
-  const bytes = await ctx.objects.read(ref);
-  if (!bytes.ok) return bytes;
-  try {
-    return ok(JSON.parse(Buffer.from(bytes.value).toString('utf8')) as T);
-  } catch (e) {
-    return err(
-      failure(
-        'bad-input',
-        `${what} (object ${ref.sha256.slice(0, 12)}) is not valid JSON: ${(e as Error).message}`,
-      ),
-    );
-  }
+export function readJson<T>(ctx: StageRunContext, ref: ObjectRef, what: string): Promise<Result<T, Failure>> {
+  return readJsonObject<T>(ctx.objects, ref, what);
 }
 
 /** The dataset manifest's output (input `dataset`, `gallery`, or any `dataset`-kind input). */

@@ -9,7 +9,9 @@
  *    (only the kept window is computed); SigLIP2: squash to S×S.
  * 3. HWC uint8 → CHW float32, `(x/255 − mean) / std`.
  */
+
 import sharp, { type OutputInfo } from 'sharp';
+import { roundHalfEven } from '../datasets/genecis-crop.js';
 import type { EmbedModelConfig } from './model/config.js';
 import { resizeRgb } from './resize-pool.js';
 
@@ -27,15 +29,6 @@ export interface Pixels {
 /** A decode failure (corrupt or unsupported file); the caller turns it into an item failure. */
 export class ImageDecodeError extends Error {}
 
-/** Python `round()` (half to even), as torchvision's CenterCrop uses it. */
-function pyRound(x: number): number {
-  const f = Math.floor(x);
-  const diff = x - f;
-  if (diff > 0.5) return f + 1;
-  if (diff < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
-}
-
 /** Resize target and crop box for a `width`×`height` source (exported for tests). */
 export function geometry(
   cfg: PreprocessConfig,
@@ -46,7 +39,7 @@ export function geometry(
   if (cfg.resize === 'squash') return { rw: s, rh: s, left: 0, top: 0 };
   const [rw, rh] =
     width <= height ? [s, Math.trunc((s * height) / width)] : [Math.trunc((s * width) / height), s];
-  const off = (d: number) => (cfg.crop === 'hf' ? Math.floor(d / 2) : pyRound(d / 2));
+  const off = (d: number) => (cfg.crop === 'hf' ? Math.floor(d / 2) : roundHalfEven(d / 2));
   return { rw, rh, left: off(rw - s), top: off(rh - s) };
 }
 

@@ -6,6 +6,7 @@
  */
 import { failure } from '../../runner/exec/failure.js';
 import type { StageRunContext, StageRunner } from '../../runner/exec/stage-run.js';
+import { readJsonObject } from '../../runner/store/json.js';
 import type { ObjectRef } from '../../runner/store/types.js';
 import type { JsonObject } from '../../runner/util/json.js';
 import { parseNpy } from '../../runner/util/npy.js';
@@ -106,15 +107,6 @@ export const metricsRunner: StageRunner = async (ctx) => {
   return ok({ output: result.value as unknown as JsonObject, device: 'cpu' });
 };
 
-async function readJson<T>(
-  ctx: StageRunContext,
-  ref: ObjectRef,
-): Promise<Result<T, ReturnType<typeof failure>>> {
-  const r = await ctx.objects.read(ref);
-  if (!r.ok) return r;
-  try {
-    return ok(JSON.parse(Buffer.from(r.value).toString('utf8')) as T);
-  } catch {
-    return err(failure('cache-corrupt', `metrics: object ${ref.sha256.slice(0, 12)} is not valid JSON`));
-  }
+function readJson<T>(ctx: StageRunContext, ref: ObjectRef): Promise<Result<T, ReturnType<typeof failure>>> {
+  return readJsonObject<T>(ctx.objects, ref, 'metrics input');
 }

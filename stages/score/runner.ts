@@ -8,6 +8,7 @@
  */
 import { type Failure, failure } from '../../runner/exec/failure.js';
 import type { StageRunContext, StageRunner, StageRunOutput } from '../../runner/exec/stage-run.js';
+import { readJsonObject } from '../../runner/store/json.js';
 import type { ObjectRef, StageManifest } from '../../runner/store/types.js';
 import type { JsonValue } from '../../runner/util/json.js';
 import { encodeNpy, parseNpy } from '../../runner/util/npy.js';
@@ -200,18 +201,8 @@ async function readMatrix(
   return ok({ data: data as Float32Array, rows, dim, ids: ids.value as string[] });
 }
 
-async function readJson(
-  ctx: StageRunContext,
-  ref: ObjectRef,
-  what: string,
-): Promise<Result<JsonValue, Failure>> {
-  const bytes = await ctx.objects.read(ref);
-  if (!bytes.ok) return bytes;
-  try {
-    return ok(JSON.parse(new TextDecoder().decode(bytes.value)) as JsonValue);
-  } catch (e) {
-    return err(failure('bad-input', `score: ${what} is not valid JSON (${(e as Error).message})`));
-  }
+function readJson(ctx: StageRunContext, ref: ObjectRef, what: string): Promise<Result<JsonValue, Failure>> {
+  return readJsonObject<JsonValue>(ctx.objects, ref, `score: ${what}`);
 }
 
 function isRef(v: unknown): v is ObjectRef {
