@@ -16,7 +16,13 @@ import { join } from 'node:path';
 import { failure } from '../runner/exec/failure.js';
 import type { StageRunner } from '../runner/exec/stage-run.js';
 import { workerStageRunner } from '../runner/exec/worker-stage.js';
-import type { Pipeline, StageDefinition, StageKind } from '../runner/plan/stage.js';
+import type {
+  Pipeline,
+  StageDefinition,
+  StageKind,
+  StageNodeSpec,
+  StageResource,
+} from '../runner/plan/stage.js';
 import { isJsonObject } from '../runner/util/json.js';
 import { err, ok } from '../runner/util/result.js';
 import { benchmarkDatasetRunner } from './datasets/runner.js';
@@ -64,6 +70,9 @@ const dummyDiffusion = workerStageRunner({
   itemsOf: editItems,
 });
 
+/** Model stages hold a GPU, except the dummy backends, which are plain CPU programs. */
+const gpuUnlessDummy = (node: StageNodeSpec): StageResource => (node.backend === 'dummy' ? 'cpu' : 'gpu');
+
 const byBackend =
   (runners: Record<string, StageRunner>, fallback: StageRunner): StageRunner =>
   (ctx) =>
@@ -83,6 +92,7 @@ const DEFINITIONS: StageDefinition[] = [
     implVersion: 1,
     description: 'MLLM: reference image + text → target description',
     resource: 'gpu',
+    resourceOf: gpuUnlessDummy,
     run: byBackend(
       { dummy: dummyMllmCompose },
       notYet('mllm.compose', 'the MLLM stage lands with its own issue'),
@@ -93,6 +103,7 @@ const DEFINITIONS: StageDefinition[] = [
     implVersion: 1,
     description: 'MLLM: gallery image → caption',
     resource: 'gpu',
+    resourceOf: gpuUnlessDummy,
     run: byBackend(
       { dummy: dummyMllmCaption },
       notYet('mllm.caption', 'the MLLM stage lands with its own issue'),
@@ -103,6 +114,7 @@ const DEFINITIONS: StageDefinition[] = [
     implVersion: 1,
     description: 'diffusion: reference image + text → target image',
     resource: 'gpu',
+    resourceOf: gpuUnlessDummy,
     run: byBackend(
       { dummy: dummyDiffusion },
       notYet('diffusion.edit', 'the diffusion stage lands with its own issue'),

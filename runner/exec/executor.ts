@@ -14,7 +14,7 @@ import { setMaxListeners } from 'node:events';
  * finish and are journaled.
  */
 import type { EventSink, FailureSummary, RunCounts, RunEvent } from '../events/event.js';
-import type { StageKey } from '../plan/stage.js';
+import { type StageKey, stageResource } from '../plan/stage.js';
 import type { Plan, PlannedStage } from '../plan/types.js';
 import type { ResultsDb } from '../results/types.js';
 import type { StageManifest, Store } from '../store/types.js';
@@ -98,7 +98,10 @@ export async function runPlan(plan: Plan, opts: ExecutorOptions): Promise<RunSum
     cpuSlots: opts.resources.cpuSlots,
     pid: process.pid,
   });
-  if (!resources.hasGpus && plan.stages.some((s) => s.definition.resource === 'gpu' && s.status === 'run')) {
+  if (
+    !resources.hasGpus &&
+    plan.stages.some((s) => stageResource(s.definition, s.node) === 'gpu' && s.status === 'run')
+  ) {
     emit({
       type: 'warning',
       message:

@@ -9,6 +9,7 @@
  *   offered first to the next stage with the same key.
  * - HTTP stages share a request window per endpoint (the server named in the node's model identity).
  */
+import { stageResource } from '../plan/stage.js';
 import type { PlannedStage } from '../plan/types.js';
 import { canonicalJson, isJsonObject } from '../util/json.js';
 import type { ResourceRequest } from './resources.js';
@@ -25,7 +26,7 @@ export function modelKey(stage: PlannedStage): string {
 
 /** The HTTP server a stage talks to: `model.server` / `model.url` / `model.endpoint`, else `default`. */
 export function httpEndpoint(stage: PlannedStage): string | null {
-  if (stage.definition.resource !== 'http') return null;
+  if (stageResource(stage.definition, stage.node) !== 'http') return null;
   const m = stage.node.model;
   if (isJsonObject(m)) {
     for (const k of ['server', 'url', 'endpoint', 'base_url']) {
@@ -42,7 +43,7 @@ export function resourceRequest(
   items: number | null,
 ): ResourceRequest {
   return {
-    resource: stage.definition.resource,
+    resource: stageResource(stage.definition, stage.node),
     endpoint: httpEndpoint(stage),
     max: items === null ? Number.MAX_SAFE_INTEGER : Math.max(1, items),
     priority: stagePriority(stage, topoIndex),

@@ -92,6 +92,11 @@ export interface StageDefinition {
   description: string;
   resource: StageResource;
   /**
+   * The resource for one node when it depends on the backend (a `dummy` MLLM needs no GPU); defaults
+   * to `resource`.
+   */
+  resourceOf?: (node: StageNodeSpec) => StageResource;
+  /**
    * How the stage runs; absent when no backend can run it yet (planning still works, running reports
    * a `not-implemented` failure).
    */
@@ -130,4 +135,9 @@ export interface PlanContext {
   ): import('../diagnostics/diagnostic.js').SourceSpan | null;
   /** Resolves a relative path written at a spec path against the directory of the file it is written in. */
   resolveFrom(path: readonly (string | number)[], relative: string): string;
+}
+
+/** What a planned stage occupies while it runs. */
+export function stageResource(definition: StageDefinition, node: StageNodeSpec): StageResource {
+  return definition.resourceOf?.(node) ?? definition.resource;
 }
