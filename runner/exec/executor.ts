@@ -254,7 +254,8 @@ function report(stage: PlannedStage, o: StageOutcome, emit: EventSink, counts: R
       emit({
         ...ref,
         type: 'stage-published',
-        items: o.manifest.items.length,
+        // In-process stages (embeddings, scoring) journal no items; their planned count was processed.
+        items: o.manifest.items.length > 0 ? o.manifest.items.length : (stage.node.items ?? 0),
         seconds: o.manifest.seconds,
         attempts: o.manifest.attempts,
       });
