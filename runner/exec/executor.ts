@@ -1,4 +1,15 @@
 import { setMaxListeners } from 'node:events';
+import type { EventSink, FailureSummary, RunCounts, RunEvent } from '../events/event.js';
+import { type StageKey, stageResource } from '../plan/stage.js';
+import type { Plan, PlannedStage } from '../plan/types.js';
+import type { ResultsDb } from '../results/types.js';
+import type { StageManifest, Store } from '../store/types.js';
+import { convertExceptionToFailure, failure } from './failure.js';
+import { ResultsRecorder } from './record.js';
+import { type ResourceConfig, ResourceManager } from './resources.js';
+import { resourceRequest } from './scheduler.js';
+import { executeStage, type StageOutcome } from './stage-exec.js';
+import type { RetryPolicy } from './stage-run.js';
 /**
  * The local executor: runs a Plan's DAG with as much parallelism as resources allow.
  *
@@ -13,17 +24,7 @@ import { setMaxListeners } from 'node:events';
  * `--fail-fast` drains the run at the first failure: no new stage or item starts, in-flight items
  * finish and are journaled.
  */
-import type { EventSink, FailureSummary, RunCounts, RunEvent } from '../events/event.js';
-import { type StageKey, stageResource } from '../plan/stage.js';
-import type { Plan, PlannedStage } from '../plan/types.js';
-import type { ResultsDb } from '../results/types.js';
-import type { StageManifest, Store } from '../store/types.js';
-import { convertExceptionToFailure, failure } from './failure.js';
-import { ResultsRecorder } from './record.js';
-import { type ResourceConfig, ResourceManager } from './resources.js';
-import { resourceRequest } from './scheduler.js';
-import { executeStage, type StageOutcome } from './stage-exec.js';
-import type { RetryPolicy } from './stage-run.js';
+import { WorkerCache } from './worker-cache.js';
 
 export interface ExecutorOptions {
   store: Store;
@@ -121,6 +122,7 @@ export async function runPlan(plan: Plan, opts: ExecutorOptions): Promise<RunSum
   }
   recorder.start();
 
+  const workers = new WorkerCache();
   const env = {
     store: opts.store,
     emit,
@@ -130,6 +132,7 @@ export async function runPlan(plan: Plan, opts: ExecutorOptions): Promise<RunSum
     kill: kill.signal,
     lockPollMs: opts.lockPollMs ?? 500,
     lockStaleMs: opts.lockStaleMs ?? 120_000,
+    workers,
     onFailure: () => {
       if (opts.failFast && !drain.signal.aborted) drain.abort();
     },
@@ -237,6 +240,7 @@ export async function runPlan(plan: Plan, opts: ExecutorOptions): Promise<RunSum
   }
   const ok = counts.failed === 0 && counts.cancelled === 0;
   const seconds = (performance.now() - t0) / 1000;
+  await workers.close();
   await recorder.finish(ok ? 'ok' : interrupted() ? 'interrupted' : 'failed');
   emit({ type: 'run-finished', ok, seconds, counts: { ...counts }, failures, interrupted: interrupted() });
   return { ok, interrupted: interrupted(), seconds, counts, failures, outcomes };

@@ -14,6 +14,7 @@
  * A crash anywhere loses only the items in flight: the journal keeps the rest and the lock of a dead
  * process is reclaimed.
  */
+
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +26,7 @@ import { LineRing } from './lines.js';
 import type { Grant, ResourceManager } from './resources.js';
 import { modelKey, resourceRequest } from './scheduler.js';
 import type { RetryPolicy, StageRunContext, StageRunOutput } from './stage-run.js';
+import type { WorkerCache } from './worker-cache.js';
 
 export interface StageEnv {
   store: Store;
@@ -35,6 +37,8 @@ export interface StageEnv {
   kill: AbortSignal;
   lockPollMs: number;
   lockStaleMs: number;
+  /** Idle workers parked between stages, so a loaded model serves the next stage that needs it. */
+  workers: WorkerCache;
   /** Called on every final item or stage failure (`--fail-fast` drains the run). */
   onFailure(): void;
   /** Called after a stage published, before it releases its resources (dependants get first call). */
@@ -275,6 +279,7 @@ function makeContext(
     },
     signal: env.drain,
     kill: env.kill,
+    workers: env.workers,
     attempt,
     retry: env.retry,
     resources: { threads: grant.threads, gpu: grant.gpus[0] ?? null, gpus: grant.gpus, http: grant.http },

@@ -37,6 +37,8 @@ export type StageNotice =
  * `[gpu]`, no HTTP endpoint.
  */
 export interface StageRunContext {
+  /** Idle workers parked by earlier stages of this run (reused when the program and model match). */
+  workers?: import('./worker-cache.js').WorkerCache;
   key: StageKey;
   record: KeyRecord;
   node: StageNodeSpec;

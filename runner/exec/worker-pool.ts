@@ -11,10 +11,12 @@
  * (second Ctrl-C) kills the workers at once.
  */
 import type { JsonObject, JsonValue } from '../util/json.js';
+import { ok } from '../util/result.js';
 import { convertExceptionToFailure, type Failure } from './failure.js';
 import type { WorkerIdentity } from './protocol.js';
 import type { RetryPolicy } from './stage-run.js';
 import { type ItemOutcome, WorkerClient, type WorkerCommand, type WorkerTimeouts } from './worker.js';
+import type { WorkerCache } from './worker-cache.js';
 
 export interface PoolItem {
   id: string;
@@ -43,6 +45,11 @@ export interface WorkerPoolOptions {
   onReady?(worker: number, gpu: string | null, identity: WorkerIdentity): void;
   onRestart?(worker: number, failure: Failure, restarts: number): void;
   onStderr?(worker: number, line: string): void;
+  /**
+   * Reuse workers across stages: take a parked worker with the same `key` (worker program + model) on
+   * the slot's GPU instead of starting one, and park the workers when the items are done.
+   */
+  workers?: { cache: WorkerCache; key: string };
 }
 
 export interface PoolSummary {
@@ -167,12 +174,22 @@ class PoolRun {
   #start(slot: Slot): void {
     slot.starting = true;
     const opts = this.#opts;
-    WorkerClient.start(opts.command({ gpu: slot.gpu }, slot.index), {
+    const clientOpts = {
       configure: opts.configure,
       timeouts: opts.timeouts,
       label: slot.gpu === null ? `worker ${slot.index + 1}` : `worker ${slot.index + 1} (gpu ${slot.gpu})`,
       ...(opts.onStderr ? { onStderr: (line: string) => opts.onStderr?.(slot.index, line) } : {}),
-    }).then((r) => {
+    };
+    const started = async () => {
+      // A parked worker with this model on this GPU answers a new configure in milliseconds.
+      const parked = opts.workers ? await opts.workers.cache.claim(opts.workers.key, slot.gpu) : undefined;
+      if (parked) {
+        const again = await parked.reconfigure(clientOpts);
+        if (again.ok) return ok(parked);
+      }
+      return WorkerClient.start(opts.command({ gpu: slot.gpu }, slot.index), clientOpts);
+    };
+    void started().then((r) => {
       slot.starting = false;
       if (r.ok) {
         slot.startFailures = 0;
@@ -254,7 +271,16 @@ class PoolRun {
     this.#finished = true;
     for (const t of this.#delayed) clearTimeout(t);
     const fatal = allGaveUp && !idle ? (this.#slots[0]?.gaveUp ?? null) : null;
-    void Promise.all(this.#slots.map((s) => s.worker?.shutdown())).then(() => {
+    const reuse = this.#opts.workers;
+    const release = (s: Slot): Promise<void> | undefined => {
+      if (!s.worker) return undefined;
+      if (reuse && !this.#stopping && !s.worker.dead) {
+        reuse.cache.park(reuse.key, s.gpu, s.worker);
+        return undefined;
+      }
+      return s.worker.shutdown();
+    };
+    void Promise.all(this.#slots.map(release)).then(() => {
       this.#resolve({
         fatal: this.#writeError !== null ? convertExceptionToFailure(this.#writeError) : fatal,
         stopped: this.#stopping && !idle,

@@ -10,9 +10,10 @@
  * Item failures do not stop the others (keep-going): the good items are journaled, so re-running the
  * command computes only what failed; the executor fails the stage at the end.
  */
+
 import { isAbsolute } from 'node:path';
 import type { ItemRecord, ObjectStore } from '../store/types.js';
-import { isJsonObject, type JsonObject, type JsonValue } from '../util/json.js';
+import { canonicalJson, isJsonObject, type JsonObject, type JsonValue } from '../util/json.js';
 import { err, ok, type Result } from '../util/result.js';
 import { type Failure, failure } from './failure.js';
 import { NO_RETRY, type StageRunContext, type StageRunner } from './stage-run.js';
@@ -65,6 +66,15 @@ export function workerStageRunner(opts: WorkerStageOptions): StageRunner {
             ? cmd.value
             : { ...cmd.value, env: { ...cmd.value.env, CUDA_VISIBLE_DEVICES: slot.gpu } },
         configure: { kind: ctx.record.kind, ...configure },
+        // Same program and same model: a worker parked by an earlier stage is reused.
+        ...(ctx.workers
+          ? {
+              workers: {
+                cache: ctx.workers,
+                key: canonicalJson({ cmd: cmd.value as unknown as JsonValue, model: configure.model }),
+              },
+            }
+          : {}),
         timeouts: { ...DEFAULT_TIMEOUTS, ...opts.timeouts },
         window: opts.window ?? 2,
         retry: ctx.retry ?? NO_RETRY,

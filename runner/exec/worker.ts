@@ -74,7 +74,7 @@ export function killAllWorkers(): void {
 
 export class WorkerClient {
   readonly #child: ReturnType<typeof spawnWorker>;
-  readonly #opts: WorkerClientOptions;
+  #opts: WorkerClientOptions;
   readonly #stderr = new LineRing(STDERR_TAIL);
   readonly #queue: Pending[] = [];
   #identity: WorkerIdentity | null = null;
@@ -162,6 +162,40 @@ export class WorkerClient {
     }
     w.#startWatchdog();
     return ok(w);
+  }
+
+  /**
+   * Re-uses this live, idle worker for another stage with the same model: sends `configure` again (with
+   * that stage's parameters) and waits for `ready`. A worker that cannot (dead, busy, no answer) is killed
+   * and the caller starts a fresh one.
+   */
+  async reconfigure(opts: WorkerClientOptions): Promise<Result<WorkerIdentity, Failure>> {
+    if (this.#dead || this.#queue.length > 0 || this.#closing)
+      return err(failure('worker-exit', `${opts.label} cannot be reused`, { retryable: true }));
+    this.#opts = opts;
+    this.#stopWatchdog();
+    this.#identity = null;
+    const ready = new Promise<Result<WorkerIdentity, Failure>>((resolve) => {
+      this.#onReady = resolve;
+    });
+    const timer = setTimeout(() => {
+      this.#die(
+        failure(
+          'worker-timeout',
+          `${opts.label} sent no "ready" to a new configure within ${fmtMs(opts.timeouts.readyMs)}`,
+        ),
+        true,
+      );
+    }, opts.timeouts.readyMs);
+    this.#write(encodeToWorker({ type: 'configure', protocol: PROTOCOL_VERSION, ...opts.configure }));
+    const r = await ready;
+    clearTimeout(timer);
+    if (!r.ok) {
+      this.kill();
+      return r;
+    }
+    this.#startWatchdog();
+    return r;
   }
 
   get identity(): WorkerIdentity {

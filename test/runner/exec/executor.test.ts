@@ -51,6 +51,30 @@ describe('executor scheduling', () => {
     expect(stageEnds(r.events)).toEqual(['A published', 'B published', 'C published']);
   });
 
+  it('keeps a loaded model busy: the next stage with the same worker and model reuses the parked worker', async () => {
+    const rig = new Rig(
+      {
+        gpus: ['0'],
+        stages: [
+          { id: 'A', kind: 'mllm.compose', items: 3, points: [0], shared: true },
+          { id: 'B', kind: 'mllm.compose', items: 3, points: [1], shared: true },
+          { id: 'C', kind: 'mllm.compose', items: 2, points: [2] },
+        ],
+      },
+      {},
+    );
+    const r = await rig.run();
+    expect(r.exitCode).toBe(0);
+    const log = rig.workerLog();
+    // One process served A and B (configured twice); C has another command, so it got its own worker.
+    const starts = log.filter((l) => l.ev === 'start').map((l) => l.stage);
+    expect(starts.sort()).toEqual(['C', 'shared']);
+    expect(log.filter((l) => l.ev === 'item' && l.stage === 'shared')).toHaveLength(6);
+    expect(stageEnds(r.events)).toEqual(['A published', 'B published', 'C published']);
+    // Every worker is gone when the run ends.
+    expect(log.filter((l) => l.ev === 'exit')).toHaveLength(2);
+  });
+
   it('keeps going past a failed branch: dependants fail upstream-failed, independent stages finish; exit 1 with a summary', async () => {
     const rig = new Rig(
       {

@@ -19,6 +19,8 @@ export interface StageSpec {
   inputs?: Record<string, string>;
   points?: number[];
   run?: false;
+  /** Same worker command as the other `shared` stages (so workers can be reused across them). */
+  shared?: boolean;
 }
 
 export interface Scenario {
