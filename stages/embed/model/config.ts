@@ -14,7 +14,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { isJsonObject, type JsonObject } from '../../../runner/util/json.js';
 import { err, ok, type Result } from '../../../runner/util/result.js';
-import { PROFILE_NAMES, PROFILES } from './profiles.js';
+import { FOLDER_DEFAULTS, PROFILE_NAMES, PROFILES } from './profiles.js';
 
 export const MODEL_JSON = 'pefuse-model.json';
 
@@ -147,24 +147,12 @@ const FIELDS: Record<Exclude<keyof EmbedModelConfig, 'profile'>, FieldCheck> = {
 
 /** Defaults for a folder that names no profile: only what is safe to assume. */
 const NO_PROFILE_DEFAULTS: Partial<EmbedModelConfig> = {
+  ...FOLDER_DEFAULTS,
   profile: null,
   checkpoint: null,
-  image_size: 224,
   crop: 'hf',
-  exif_transpose: false,
   special_tokens: 'openai',
-  text_clean: 'lower',
-  eos_token: '<eos>',
-  pad_id: 0,
   embed_dim: null,
-  text_model: 'text_model.onnx',
-  vision_model: 'vision_model.onnx',
-  text_input: 'input_ids',
-  text_output: 'text_embeds',
-  vision_input: 'pixel_values',
-  vision_output: 'image_embeds',
-  clip_vocab: 'bpe_simple_vocab_16e6.txt.gz',
-  hf_tokenizer: 'tokenizer.json',
 };
 
 /** Reads `<dir>/pefuse-model.json` (if any), merges it over the profile and validates the result. */

@@ -10,8 +10,11 @@ const OPENAI_MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073
 const OPENAI_STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
 const HALF: [number, number, number] = [0.5, 0.5, 0.5];
 
-/** Fields shared by every profile (the layout `stages/embed/export_onnx.py` writes). */
-const COMMON = {
+/**
+ * The folder layout `stages/embed/export_onnx.py` writes (file and tensor names) and the safe defaults
+ * every model starts from, with or without a profile.
+ */
+export const FOLDER_DEFAULTS = {
   image_size: 224,
   exif_transpose: false,
   text_model: 'text_model.onnx',
@@ -26,6 +29,9 @@ const COMMON = {
   pad_id: 0,
   text_clean: 'lower',
 } as const;
+
+/** Fields shared by every profile. */
+const COMMON = FOLDER_DEFAULTS;
 
 const CLIP_LIKE = {
   ...COMMON,
