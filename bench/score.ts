@@ -58,6 +58,14 @@ interface Measured {
   rss: number;
 }
 
+/**
+ * The OpenBLAS kernel family of the host where the issue's target (ratio <= 0.4) was measured: a Zen 5
+ * on which NumPy's OpenBLAS picks its AVX2 "Haswell" kernels (docs/scoring-performance.md). On an
+ * AVX-512 Intel host NumPy picks "SkylakeX" instead, whose GEMM is as fast as onnxruntime's; the extra
+ * row forces the reference host's kernels so both comparisons are printed.
+ */
+const REFERENCE_HOST_CORE = 'Haswell';
+
 export async function run(): Promise<void> {
   const threads = availableParallelism();
   const load0 = loadavg()[0]!;
@@ -77,14 +85,20 @@ export async function run(): Promise<void> {
         JSON.stringify({ ...files, nq: c.nq, ng: c.ng, dim: c.dim, k: K, threads, reps, out });
       const ours: Measured = { whole: [], warm: 0, rss: 0 };
       const np: Measured = { whole: [], warm: 0, rss: 0 };
+      const npRef: Measured = { whole: [], warm: 0, rss: 0 };
+      const refEnv = { ...process.env, OPENBLAS_CORETYPE: REFERENCE_HOST_CORE };
+      const withRef = python.ok && python.core !== REFERENCE_HOST_CORE && c.name.startsWith('CIRCO');
       const oursOut = join(dir, 'ours.i32');
       const npOut = join(dir, 'numpy.i32');
       for (let i = 0; i < REPEATS; i++) {
         record(ours, spawnTimed(process.execPath, [child, args(oursOut, 1)]), false);
         if (python.ok) record(np, spawnTimed('python3', ['-B', NUMPY_SCRIPT, args(npOut, 1)]), false);
+        if (withRef) record(npRef, spawnTimed('python3', ['-B', NUMPY_SCRIPT, args('', 1)], refEnv), false);
       }
       record(ours, spawnTimed(process.execPath, [child, args('', 1 + REPEATS)]), true);
       if (python.ok) record(np, spawnTimed('python3', ['-B', NUMPY_SCRIPT, args('', 1 + REPEATS)]), true);
+      if (withRef)
+        record(npRef, spawnTimed('python3', ['-B', NUMPY_SCRIPT, args('', 1 + REPEATS)], refEnv), true);
       const gflop = (2 * c.nq * c.ng * c.dim) / 1e9;
       const check = python.ok ? compareTopK(files, c, oursOut, npOut) : 'n/a';
       const row = (name: string, m: Measured, ratioOf?: Measured): BenchRow => ({
@@ -99,7 +113,11 @@ export async function run(): Promise<void> {
         'top-50 vs NumPy': ratioOf ? check : '',
       });
       rows.push(row('ours (onnxruntime)', ours, python.ok ? np : undefined));
-      if (python.ok) rows.push(row('NumPy', np));
+      if (python.ok) rows.push(row(`NumPy (${python.core} kernels)`, np));
+      if (withRef) {
+        rows.push(row(`ours vs NumPy with ${REFERENCE_HOST_CORE} kernels`, ours, npRef));
+        rows.push(row(`NumPy, OPENBLAS_CORETYPE=${REFERENCE_HOST_CORE} (reference host's kernels)`, npRef));
+      }
       if (c.name === 'CIRR-512') rows.push(plainJsRow(files, c, gflop, ceiling.gflops));
       rmSync(files.queries, { force: true });
       rmSync(files.gallery, { force: true });
@@ -133,9 +151,13 @@ function record(m: Measured, r: { seconds: number; report: ChildReport }, warm: 
   else m.whole.push(r.seconds);
 }
 
-function spawnTimed(cmd: string, args: string[]): { seconds: number; report: ChildReport } {
+function spawnTimed(
+  cmd: string,
+  args: string[],
+  env?: NodeJS.ProcessEnv,
+): { seconds: number; report: ChildReport } {
   const t = performance.now();
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 20, env: env ?? process.env });
   const seconds = (performance.now() - t) / 1000;
   if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr}`);
   const last = r.stdout.trim().split('\n').at(-1) ?? '';
@@ -148,13 +170,14 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function numpyAvailable(): { ok: true; version: string } | { ok: false; reason: string } {
+function numpyAvailable(): { ok: true; version: string; core: string } | { ok: false; reason: string } {
   const r = spawnSync('python3', ['-B', join(ROOT, 'bench', 'python', 'numpy_info.py')], {
     encoding: 'utf8',
   });
   if (r.error) return { ok: false, reason: 'python3 not found; install Debian python3-numpy' };
   if (r.status !== 0) return { ok: false, reason: 'python3 has no numpy; install Debian python3-numpy' };
-  return { ok: true, version: r.stdout.trim() };
+  const version = r.stdout.trim();
+  return { ok: true, version, core: /OpenBLAS kernels: ([^)]+)\)/.exec(version)?.[1] ?? '?' };
 }
 
 /**

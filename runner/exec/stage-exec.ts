@@ -27,6 +27,7 @@ import type { Grant, ResourceManager } from './resources.js';
 import { modelKey, resourceRequest } from './scheduler.js';
 import type { RetryPolicy, StageRunContext, StageRunOutput } from './stage-run.js';
 import type { WorkerCache } from './worker-cache.js';
+import { parksWorkers } from './worker-stage.js';
 
 export interface StageEnv {
   store: Store;
@@ -167,6 +168,11 @@ async function runLocked(
   const startedAt = new Date();
   const t0 = performance.now();
   const log = new StageLog(env.store.stages.dirOf(stage.key));
+  // An in-process GPU stage loads its model beside whatever a parked worker holds: free the GPU first.
+  if (grant.gpus.length > 0 && !parksWorkers(run)) {
+    const n = await env.workers.vacate(grant.gpus);
+    if (n > 0) log.line(`[pefuse] shut down ${n} parked worker(s) on GPU ${grant.gpus.join(',')} first`);
+  }
   try {
     for (let attempt = 1; ; attempt++) {
       const granted: GrantedResources = { gpus: grant.gpus, threads: grant.threads, http: grant.http };

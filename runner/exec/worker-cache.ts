@@ -9,7 +9,8 @@
  *                                              └── claim(other model, gpu 0): shut down first (frees the GPU)
  *
  * Parked workers are shut down after `idleMs` without a taker, when a stage needs another model on their
- * GPU, and when the run ends.
+ * GPU, when a stage that runs in-process (an ONNX session on CUDA) is granted their GPU (`vacate`), and
+ * when the run ends.
  */
 import type { WorkerClient } from './worker.js';
 
@@ -40,6 +41,19 @@ export class WorkerCache {
     for (const p of taken) clearTimeout(p.timer);
     await Promise.all(evict.map((p) => p.worker.shutdown()));
     return found?.worker;
+  }
+
+  /**
+   * Shuts down every worker parked on one of `gpus`, so a stage that does not go through this cache
+   * (an in-process CUDA session) gets the GPU's memory. Returns how many were shut down.
+   */
+  async vacate(gpus: readonly string[]): Promise<number> {
+    const gone = this.#parked.filter((p) => p.gpu !== null && gpus.includes(p.gpu));
+    if (gone.length === 0) return 0;
+    this.#parked = this.#parked.filter((p) => !gone.includes(p));
+    for (const p of gone) clearTimeout(p.timer);
+    await Promise.all(gone.map((p) => p.worker.shutdown()));
+    return gone.length;
   }
 
   /** Parks an idle, healthy worker for a later stage (or shuts it down when the run is over). */

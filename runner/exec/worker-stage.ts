@@ -40,8 +40,19 @@ export interface WorkerStageOptions {
   window?: number;
 }
 
+/** Runners made by `workerStageRunner`: they claim parked workers themselves (see `parksWorkers`). */
+const WORKER_RUNNERS = new WeakSet<StageRunner>();
+
+/**
+ * Whether `run` goes through the worker cache. The executor vacates a granted GPU of parked workers
+ * for every other runner, since it would load its model into the same GPU memory in-process.
+ */
+export function parksWorkers(run: StageRunner): boolean {
+  return WORKER_RUNNERS.has(run);
+}
+
 export function workerStageRunner(opts: WorkerStageOptions): StageRunner {
-  return async (ctx) => {
+  const runner: StageRunner = async (ctx) => {
     const all = await opts.itemsOf(ctx);
     if (!all.ok) return all;
     const notify = ctx.notify?.bind(ctx) ?? (() => {});
@@ -122,6 +133,8 @@ export function workerStageRunner(opts: WorkerStageOptions): StageRunner {
       ...(peak !== undefined ? { peak_mem_mb: peak } : {}),
     });
   };
+  WORKER_RUNNERS.add(runner);
+  return runner;
 }
 
 /**

@@ -75,6 +75,28 @@ describe('executor scheduling', () => {
     expect(log.filter((l) => l.ev === 'exit')).toHaveLength(2);
   });
 
+  it('frees the GPU of a parked worker before an in-process stage takes it', async () => {
+    const rig = new Rig(
+      {
+        gpus: ['0'],
+        stages: [
+          { id: 'A', kind: 'mllm.compose', items: 2, points: [0], shared: true },
+          { id: 'X', kind: 'embed.text', items: 2, points: [1], inProcess: true, inputs: { texts: 'A' } },
+        ],
+      },
+      {},
+    );
+    const r = await rig.run();
+    expect(r.exitCode).toBe(0);
+    const order = rig
+      .workerLog()
+      .filter((l) => ['start', 'exit', 'in-process'].includes(l.ev))
+      .map((l) => `${l.ev} ${l.stage} gpu ${l.gpu}`);
+    // The worker that served A exited before X loaded anything on GPU 0.
+    expect(order).toEqual(['start shared gpu 0', 'exit shared gpu 0', 'in-process X gpu 0']);
+    expect(stageEnds(r.events)).toEqual(['A published', 'X published']);
+  });
+
   it('keeps going past a failed branch: dependants fail upstream-failed, independent stages finish; exit 1 with a summary', async () => {
     const rig = new Rig(
       {

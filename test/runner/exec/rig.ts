@@ -19,6 +19,8 @@ export interface StageSpec {
   inputs?: Record<string, string>;
   points?: number[];
   run?: false;
+  /** Runs in the driver's process (no worker), like an in-process ONNX session on the GPU. */
+  inProcess?: boolean;
   /** Same worker command as the other `shared` stages (so workers can be reused across them). */
   shared?: boolean;
 }
@@ -44,7 +46,7 @@ export interface Control {
 }
 
 export interface WorkerLogLine {
-  ev: 'start' | 'item' | 'done' | 'exit';
+  ev: 'start' | 'item' | 'done' | 'exit' | 'in-process';
   pid: number;
   gpu: string | null;
   stage: string;
