@@ -18,8 +18,8 @@ export const EXIT_USAGE = 2;
 
 export function processIo(): CliIo {
   return {
-    stdout: (t) => process.stdout.write(t),
-    stderr: (t) => process.stderr.write(t),
+    stdout: pipeWriter(process.stdout),
+    stderr: pipeWriter(process.stderr),
     isTTY: Boolean(process.stdout.isTTY),
     env: process.env,
     cwd: process.cwd(),
@@ -34,4 +34,27 @@ export class CliExit extends Error {
   ) {
     super(message);
   }
+}
+
+let pipeClosed = false;
+
+/**
+ * Writes to a standard stream that a reader may close early (`pefuse run … | head`). Node reports that
+ * as an EPIPE error event, which would otherwise crash the process with a stack trace and leave stage
+ * locks behind. Instead the stream goes quiet, and the process stops as if interrupted: a run drains
+ * (its SIGINT handler journals what is in flight and exits 1, resumable); any other command exits.
+ */
+function pipeWriter(stream: NodeJS.WriteStream): (text: string) => void {
+  let open = true;
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    open = false;
+    if (pipeClosed) return;
+    pipeClosed = true;
+    if (process.listenerCount('SIGINT') > 0) process.emit('SIGINT', 'SIGINT');
+    else process.exit(EXIT_OK);
+  });
+  return (text) => {
+    if (open) stream.write(text);
+  };
 }

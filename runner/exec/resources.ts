@@ -28,7 +28,11 @@ export function resolveGpus(
     const r = parseGpuList(cli);
     return r.ok ? ok({ gpus: r.value, source: '--gpus' }) : err(`--gpus: ${r.error}`);
   }
-  if (spec !== undefined) return ok({ gpus: spec.map(String), source: 'resources.gpus' });
+  if (spec !== undefined) {
+    if (spec.length === 0) return ok({ gpus: [], source: 'resources.gpus' });
+    const r = parseGpuList(spec.map(String).join(','));
+    return r.ok ? ok({ gpus: r.value, source: 'resources.gpus' }) : err(`resources.gpus: ${r.error}`);
+  }
   const cvd = env.CUDA_VISIBLE_DEVICES;
   if (cvd !== undefined) {
     const r = parseGpuList(cvd);
@@ -43,8 +47,11 @@ export function parseGpuList(text: string): Result<string[], string> {
   const t = text.trim();
   if (t === '' || t === 'none' || t === '-1') return ok([]);
   const ids = t.split(',').map((s) => s.trim());
-  if (ids.some((s) => s === '' || !/^[A-Za-z0-9_.:-]+$/.test(s))) {
-    return err(`expected a comma-separated list of GPU ids such as "0,1", got "${text}"`);
+  // What CUDA_VISIBLE_DEVICES accepts: indices, or GPU/MIG UUIDs as nvidia-smi -L prints them.
+  if (ids.some((s) => !/^(\d+|(GPU|MIG)-[A-Za-z0-9/-]+)$/.test(s))) {
+    return err(
+      `expected a comma-separated list of GPU indices or UUIDs such as "0,1" or "GPU-5f1c…" (see nvidia-smi -L), got "${text}"`,
+    );
   }
   if (new Set(ids).size !== ids.length) return err(`GPU ids listed twice in "${text}"`);
   return ok(ids);

@@ -22,6 +22,7 @@ import type { GrantedResources, RunEvent, StageRef } from '../events/event.js';
 import type { PlannedStage } from '../plan/types.js';
 import type { ItemRecord, StageManifest, Store } from '../store/types.js';
 import { convertExceptionToFailure, type Failure, failure } from './failure.js';
+import { heal, healedFailure, watchObjects } from './heal.js';
 import { LineRing } from './lines.js';
 import type { Grant, ResourceManager } from './resources.js';
 import { modelKey, resourceRequest } from './scheduler.js';
@@ -185,7 +186,8 @@ async function runLocked(
         resources: granted,
       });
       const failedItems = new Map<string, Failure>();
-      const ctx = makeContext(stage, ref, inputs, env, grant, done, failedItems, attempt, log);
+      const badObjects = new Set<string>();
+      const ctx = makeContext(stage, ref, inputs, env, grant, done, failedItems, attempt, log, badObjects);
       let r: Awaited<ReturnType<NonNullable<PlannedStage['definition']['run']>>>;
       try {
         r = await run(ctx);
@@ -201,9 +203,17 @@ async function runLocked(
       // A stage stopped by a drain reports its own failed items if it had any (--fail-fast's cause).
       const halted = !r.ok && r.error.reason === 'cancelled';
       if (halted && failedItems.size === 0) return cancelled(ref, done.size);
-      const f = r.ok || halted ? summarize(failedItems) : r.error;
+      let f = r.ok || halted ? summarize(failedItems) : r.error;
+      // A missing or corrupt cached object: un-publish the input stage that named it (next run), or
+      // forget this stage's own items that named it (retried now).
+      const healed = await heal(badObjects, inputs, done, env.store.stages);
+      if (healed.withdrawn.length > 0) f = healedFailure(f, healed);
       // Items were already retried by the runner; only a whole-stage failure is retried here.
-      const retry = !r.ok && f.retryable && attempt <= env.retry.retries && !env.drain.aborted;
+      const retry =
+        healed.withdrawn.length === 0 &&
+        ((!r.ok && f.retryable) || healed.dropped > 0) &&
+        attempt <= env.retry.retries &&
+        !env.drain.aborted;
       if (!retry) {
         env.onFailure();
         return {
@@ -248,6 +258,7 @@ function makeContext(
   failedItems: Map<string, Failure>,
   attempt: number,
   log: StageLog,
+  badObjects: Set<string>,
 ): StageRunContext {
   const journal = env.store.stages.journal(stage.key);
   return {
@@ -255,7 +266,7 @@ function makeContext(
     record: stage.record,
     node: stage.node,
     inputs,
-    objects: env.store.objects,
+    objects: watchObjects(env.store.objects, badObjects),
     items: env.store.items,
     done,
     async itemDone(item) {

@@ -1,12 +1,14 @@
 /**
  * The per-item cache: `items/<aa>/<itemkey>.json` → `{key, output, check}`. Shared by every stage that
- * computes the same item (same stage identity, item id and input content). An unreadable entry is
+ * computes the same item (same stage identity, item id and input content). An unreadable entry, or one
+ * naming an object that is no longer in the store (quarantined as corrupt, or deleted by hand), is
  * deleted and reported as a miss: the item is simply recomputed.
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson, isJsonObject, type JsonValue, sha256Hex } from '../util/json.js';
-import { isErrno, writeAtomic } from './fsutil.js';
+import { isErrno, statOrNull, writeAtomic } from './fsutil.js';
+import { referencedObjects } from './refs.js';
 import type { ItemCache } from './types.js';
 
 const ITEM_KEY_RE = /^[0-9A-Za-z_-]{8,128}$/;
@@ -14,10 +16,12 @@ const ITEM_KEY_RE = /^[0-9A-Za-z_-]{8,128}$/;
 export class FsItemCache implements ItemCache {
   readonly root: string;
   private readonly tmpDir: string;
+  private readonly objectsDir: string;
 
   constructor(storeRoot: string) {
     this.root = join(storeRoot, 'items');
     this.tmpDir = join(storeRoot, 'tmp');
+    this.objectsDir = join(storeRoot, 'objects');
   }
 
   pathOf(itemKey: string): string {
@@ -35,8 +39,20 @@ export class FsItemCache implements ItemCache {
       throw e;
     }
     const output = parseEntry(text, itemKey);
-    if (output === undefined) await rm(path, { force: true });
+    if (output === undefined || !(await this.objectsPresent(output))) {
+      await rm(path, { force: true });
+      return undefined;
+    }
     return output;
+  }
+
+  /** Every object the entry names is still in the store (a stat each; the reader verifies content). */
+  private async objectsPresent(output: JsonValue): Promise<boolean> {
+    for (const sha of referencedObjects(output)) {
+      if (!/^[0-9a-f]{64}$/.test(sha)) return false;
+      if ((await statOrNull(join(this.objectsDir, sha.slice(0, 2), sha))) === null) return false;
+    }
+    return true;
   }
 
   async put(itemKey: string, output: JsonValue): Promise<void> {

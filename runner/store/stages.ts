@@ -2,7 +2,7 @@
  * Per-stage state under `stages/<key>/`: `manifest.json` (published, written last and atomically),
  * `journal.jsonl` (items finished so far) and `lock/` (who is computing it).
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Failure, failure } from '../exec/failure.js';
 import type { StageKey } from '../plan/stage.js';
@@ -78,6 +78,16 @@ export class FsStageStore implements StageStore {
     await writeAtomic(this.manifestPath(manifest.key), `${JSON.stringify(manifest)}\n`, this.tmpDir);
     await this.journal(manifest.key).remove();
     this.journals.delete(manifest.key);
+  }
+
+  async withdraw(key: StageKey): Promise<boolean> {
+    try {
+      await rename(this.manifestPath(key), join(this.dirOf(key), 'manifest.withdrawn.json'));
+      return true;
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return false;
+      throw e;
+    }
   }
 
   journal(key: StageKey): StageJournal {

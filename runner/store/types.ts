@@ -148,6 +148,12 @@ export interface StageStore {
   isPublished(key: StageKey): Promise<boolean>;
   /** Writes the manifest last and atomically (temp → fsync → rename), then removes the journal. */
   publish(manifest: StageManifest): Promise<void>;
+  /**
+   * Un-publishes a stage whose output names an object that turned out missing or corrupt: the manifest
+   * is renamed to `manifest.withdrawn.json` (kept for a human), so the next plan recomputes the stage.
+   * False when it was not published.
+   */
+  withdraw(key: StageKey): Promise<boolean>;
   journal(key: StageKey): StageJournal;
   /** Takes the stage lock; null when `wait` is false and someone else holds it (or the wait was aborted). */
   lock(key: StageKey, opts: LockOptions): Promise<LockHandle | null>;

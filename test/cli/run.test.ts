@@ -1,8 +1,9 @@
 /** `pefuse run` through the real CLI: usage errors (exit 2), and the demo end to end. */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { pefuse, tempDir } from '../helpers/cli.js';
+import { BIN, pefuse, REPO_ROOT, tempDir } from '../helpers/cli.js';
 
 const DEMO = 'experiments/demo.yaml';
 
@@ -34,7 +35,12 @@ describe('pefuse run: usage errors exit 2 before anything runs', () => {
     const gpus = await pefuse(['run', DEMO, '--gpus', '0,,1']);
     expect([gpus.exitCode, gpus.stderr]).toEqual([
       2,
-      'pefuse run: --gpus: expected a comma-separated list of GPU ids such as "0,1", got "0,,1"\n',
+      'pefuse run: --gpus: expected a comma-separated list of GPU indices or UUIDs such as "0,1" or "GPU-5f1c…" (see nvidia-smi -L), got "0,,1"\n',
+    ]);
+    const word = await pefuse(['run', DEMO, '--gpus', 'abc']);
+    expect([word.exitCode, word.stderr]).toEqual([
+      2,
+      'pefuse run: --gpus: expected a comma-separated list of GPU indices or UUIDs such as "0,1" or "GPU-5f1c…" (see nvidia-smi -L), got "abc"\n',
     ]);
   });
 
@@ -90,5 +96,92 @@ describe('pefuse run on the demo', () => {
     expect(events.at(-1)?.type).toBe('run-finished');
     expect(events.filter((e) => e.type === 'stage-planned').length).toBeGreaterThan(0);
     expect(r.stderr.split('\n')[0]).toMatch(/^experiment demo /);
+  });
+});
+
+describe('pefuse run heals a cache whose objects went bad', () => {
+  it('a corrupt object read by a later stage: its producer is withdrawn, and a re-run recomputes it', async () => {
+    const cache = join(tempDir(), 'cache');
+    const args = ['--cache', cache, 'run', DEMO, '--limit', '2', '--reporter', 'plain'];
+    expect((await pefuse(args)).exitCode).toBe(0);
+    // Flip a byte of the gallery's image embeddings (the largest embed.image matrix; every i2i score reads it).
+    const stagesDir = join(cache, 'stages');
+    const gallery = readdirSync(stagesDir)
+      .map((k) => join(stagesDir, k, 'manifest.json'))
+      .filter((p) => existsSync(p))
+      .map((p) => JSON.parse(readFileSync(p, 'utf8')) as Manifest)
+      .filter((m) => m.record.kind === 'embed.image')
+      .sort((a, b) => b.output.matrix.size - a.output.matrix.size)[0];
+    expect(gallery).toBeDefined();
+    const sha = gallery!.output.matrix.sha256;
+    const object = join(cache, 'objects', sha.slice(0, 2), sha);
+    const bytes = readFileSync(object);
+    bytes[bytes.length - 1] = bytes.at(-1)! ^ 0xff;
+    writeFileSync(object, bytes);
+
+    // New score stages read it: they fail, naming the withdrawn producer; nothing else is lost.
+    const first = await pefuse([...args, '--set', 'score.k=20']);
+    expect(first.exitCode).toBe(1);
+    expect(first.stderr).toContain(
+      `cached object ${sha.slice(0, 12)} is corrupt (content does not match its sha256); it will be recomputed; the cached output of embed.image stage ${gallery!.key.slice(0, 12)} was withdrawn: re-run the same command to recompute it`,
+    );
+    expect(existsSync(join(stagesDir, gallery!.key, 'manifest.withdrawn.json'))).toBe(true);
+
+    // The advice works: the re-run recomputes that embedding and finishes.
+    const second = await pefuse([...args, '--set', 'score.k=20']);
+    expect([second.exitCode, second.stderr]).toEqual([0, expect.not.stringContaining('corrupt')]);
+    expect(readFileSync(object)).not.toEqual(bytes);
+  });
+});
+
+interface Manifest {
+  key: string;
+  record: { kind: string };
+  output: { matrix: { sha256: string; size: number } };
+}
+
+describe('pefuse run: the cache folder and the output pipe are checked like input', () => {
+  it('a cache path that is a file, or under a file, is a one-line usage error before anything runs', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'cfile');
+    writeFileSync(file, 'not a folder');
+    const r = await pefuse(['--cache', file, 'run', DEMO]);
+    expect([r.exitCode, r.stdout, r.stderr]).toEqual([
+      2,
+      '',
+      `pefuse run: the cache ${file} is a file, not a directory; pass --cache DIR (or set PEFUSE_CACHE) to a folder\n`,
+    ]);
+    const under = await pefuse(['--cache', join(file, 'sub'), 'run', DEMO]);
+    expect([under.exitCode, under.stderr]).toEqual([
+      2,
+      `pefuse run: cannot use the cache ${join(file, 'sub')}: a parent of it is a file; pass --cache DIR (or set PEFUSE_CACHE) to a folder\n`,
+    ]);
+    const status = await pefuse(['--cache', file, 'status']);
+    expect([status.exitCode, status.stderr]).toEqual([
+      2,
+      `pefuse status: the cache ${file} is a file, not a directory; pass --cache DIR (or set PEFUSE_CACHE) to a folder\n`,
+    ]);
+  });
+
+  it('a reader that closes the pipe early (| head) drains the run like Ctrl-C: no stack trace, no stale locks, resumable', async () => {
+    const cache = join(tempDir(), 'cache');
+    const child = execa(process.execPath, [BIN, '--cache', cache, 'run', DEMO, '--reporter', 'plain'], {
+      cwd: REPO_ROOT,
+      reject: false,
+      stdin: 'ignore',
+    });
+    // Read the first chunk (the plan summary), then close our end like `head` does.
+    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+    child.stdout!.destroy();
+    const r = await child;
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).not.toMatch(/EPIPE|\n\s+at |internal error/);
+    expect(String(r.stderr)).toContain('re-run the same command to resume');
+    const stagesDir = join(cache, 'stages');
+    const started = existsSync(stagesDir) ? readdirSync(stagesDir) : [];
+    const locks = started.filter((k) => existsSync(join(stagesDir, k, 'lock')));
+    expect(locks).toEqual([]);
+    const again = await pefuse(['--cache', cache, 'run', DEMO, '--reporter', 'plain']);
+    expect(again.exitCode).toBe(0);
   });
 });

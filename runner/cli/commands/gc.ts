@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import type { StageKey } from '../../plan/stage.js';
 import { collectGarbage, openStore } from '../../store/index.js';
 import type { GcReport } from '../../store/types.js';
+import { checkCacheDir } from '../cache-dir.js';
 import type { CliIo } from '../io.js';
 import { EXIT_USAGE } from '../io.js';
 import { cacheRootOf, planSpec, printDiagnostics } from '../planning.js';
@@ -92,6 +93,7 @@ export function registerGc(program: Command, io: CliIo, setExit: (code: number) 
           return;
         }
         const cacheRoot = cacheRootOf(cmd, io);
+        await checkCacheDir('gc', cacheRoot, !(opts.dryRun ?? false));
         const reachable = new Set<StageKey>();
         let broken = 0;
         for (const spec of specs) {

@@ -13,6 +13,7 @@ import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import type { Plan } from '../../plan/types.js';
 import { defaultReporter, REPORTER_NAMES, type ReporterName } from '../../reporters/types.js';
+import { checkCacheDir } from '../cache-dir.js';
 import { CliExit, type CliIo, EXIT_FAILURES, EXIT_OK, EXIT_USAGE } from '../io.js';
 import { cacheRootOf, collect, dbFileOf, planSpec, printDiagnostics } from '../planning.js';
 
@@ -74,6 +75,7 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
     overrides.push(...limitOverrides(spec, intOption('--limit', opts.limit, 1), io));
 
   const cacheRoot = cacheRootOf(cmd, io);
+  await checkCacheDir('run', cacheRoot, true);
   const planned = await planSpec(spec, io, { overrides, cacheRoot, withStore: true });
   if (!planned.ok) {
     printDiagnostics(io, planned.error);

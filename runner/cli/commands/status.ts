@@ -4,9 +4,10 @@
  * a running `pefuse run` only holds it while writing a batch, so status waits briefly for it.
  */
 import type { Command } from 'commander';
+import { checkCacheDir } from '../cache-dir.js';
 import type { CliIo } from '../io.js';
 import { EXIT_FAILURES, EXIT_USAGE } from '../io.js';
-import { dbFileOf } from '../planning.js';
+import { cacheRootOf, dbFileOf } from '../planning.js';
 
 export function registerStatus(program: Command, io: CliIo, setExit: (code: number) => void): void {
   program
@@ -22,6 +23,9 @@ export function registerStatus(program: Command, io: CliIo, setExit: (code: numb
         setExit(EXIT_USAGE);
         return;
       }
+      // The database lives in the cache unless --db says otherwise: a cache path that is a file is named as such.
+      if ((cmd.optsWithGlobals() as { db?: string }).db === undefined)
+        await checkCacheDir('status', cacheRootOf(cmd, io), false);
       const { openResults } = await import('../../results/db.js');
       const { readStatus, renderStatus } = await import('../../results/summary.js');
       const db = openResults(dbFileOf(cmd, io), { readOnly: true, lockTimeoutMs: waitS * 1000 });
