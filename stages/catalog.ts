@@ -31,7 +31,7 @@ import { dummyEmbedImageRunner, dummyEmbedTextRunner } from './dummy/embed.js';
 import { captionItems, composeItems, editItems } from './dummy/items.js';
 import { dummyWorkerSpawn } from './dummy/workers.js';
 import { embedImageRunner, embedTextRunner } from './embed/runner.js';
-import { resolveFacts } from './fingerprints.js';
+import { type RunnableBackends, resolveFacts } from './fingerprints.js';
 import { metricsRunner } from './metrics/runner.js';
 import { chainFor, datasetLabel, type PointFacts } from './pipeline.js';
 import { runScore } from './score/runner.js';
@@ -78,6 +78,17 @@ const byBackend =
   (ctx) =>
     (runners[backendOf(ctx)] ?? fallback)(ctx);
 
+/** Model-stage runners by backend; every other backend fails with `not-implemented` (and plan warns). */
+const MLLM_COMPOSE: Record<string, StageRunner> = { dummy: dummyMllmCompose };
+const MLLM_CAPTION: Record<string, StageRunner> = { dummy: dummyMllmCaption };
+const DIFFUSION_EDIT: Record<string, StageRunner> = { dummy: dummyDiffusion };
+
+/** What `resolveFacts` warns about at plan time: the backends these runner maps serve. */
+export const RUNNABLE_BACKENDS: RunnableBackends = {
+  mllm: Object.keys(MLLM_COMPOSE).filter((b) => b in MLLM_CAPTION),
+  diffusion: Object.keys(DIFFUSION_EDIT),
+};
+
 const DEFINITIONS: StageDefinition[] = [
   {
     kind: 'dataset',
@@ -93,10 +104,7 @@ const DEFINITIONS: StageDefinition[] = [
     description: 'MLLM: reference image + text → target description',
     resource: 'gpu',
     resourceOf: gpuUnlessDummy,
-    run: byBackend(
-      { dummy: dummyMllmCompose },
-      notYet('mllm.compose', 'the MLLM stage lands with its own issue'),
-    ),
+    run: byBackend(MLLM_COMPOSE, notYet('mllm.compose', 'the MLLM stage lands with its own issue')),
   },
   {
     kind: 'mllm.caption',
@@ -104,10 +112,7 @@ const DEFINITIONS: StageDefinition[] = [
     description: 'MLLM: gallery image → caption',
     resource: 'gpu',
     resourceOf: gpuUnlessDummy,
-    run: byBackend(
-      { dummy: dummyMllmCaption },
-      notYet('mllm.caption', 'the MLLM stage lands with its own issue'),
-    ),
+    run: byBackend(MLLM_CAPTION, notYet('mllm.caption', 'the MLLM stage lands with its own issue')),
   },
   {
     kind: 'diffusion.edit',
@@ -115,10 +120,7 @@ const DEFINITIONS: StageDefinition[] = [
     description: 'diffusion: reference image + text → target image',
     resource: 'gpu',
     resourceOf: gpuUnlessDummy,
-    run: byBackend(
-      { dummy: dummyDiffusion },
-      notYet('diffusion.edit', 'the diffusion stage lands with its own issue'),
-    ),
+    run: byBackend(DIFFUSION_EDIT, notYet('diffusion.edit', 'the diffusion stage lands with its own issue')),
   },
   {
     kind: 'embed.text',
@@ -157,7 +159,7 @@ export function definitions(): ReadonlyMap<StageKind, StageDefinition> {
 export function createPipeline(): Pipeline<PointFacts> {
   return {
     definitions: definitions(),
-    facts: resolveFacts,
+    facts: (configs, ctx) => resolveFacts(configs, ctx, RUNNABLE_BACKENDS),
     chain: chainFor,
     datasetLabel,
   };

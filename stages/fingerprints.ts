@@ -11,7 +11,7 @@ import type { PlanContext } from '../runner/plan/stage.js';
 import type { DatasetSpec, PointConfig } from '../runner/spec/types.js';
 import { canonicalJson, type JsonValue, sha256Hex } from '../runner/util/json.js';
 import { loadDataset } from './datasets/index.js';
-import { SYNTHETIC_GENERATOR_VERSION } from './datasets/synthetic/generate.js';
+import { SYNTHETIC_GENERATOR_VERSION, SYNTHETIC_LIMITS } from './datasets/synthetic/generate.js';
 import type { BenchmarkName, FashionIqCategory, GenecisTask } from './datasets/types.js';
 import { modelIdentity } from './embed/model/identity.js';
 import { DEFAULT_CAPTION_PROMPT, DEFAULT_COMPOSE_PROMPT } from './mllm/prompts.js';
@@ -20,6 +20,7 @@ import type { PointFacts } from './pipeline.js';
 export async function resolveFacts(
   configs: readonly PointConfig[],
   ctx: PlanContext,
+  runnable: RunnableBackends,
 ): Promise<{ facts: PointFacts[]; diagnostics: Diagnostic[] }> {
   const diagnostics: Diagnostic[] = [];
   const datasets = new Map<string, Promise<PointFacts['dataset']>>();
@@ -27,7 +28,9 @@ export async function resolveFacts(
   const models = new Map<string, Promise<JsonValue>>();
   const out: Promise<PointFacts>[] = [];
   const datasetIndex = new Map<string, number>();
+  const warned = new Set<string>();
   configs.forEach((c) => {
+    checkBackends(c, ctx, runnable, warned, diagnostics);
     const dk = canonicalJson(c.dataset as unknown as JsonValue);
     if (!datasets.has(dk)) {
       datasetIndex.set(dk, datasetIndex.size);
@@ -98,6 +101,74 @@ function promptHash(
   return h;
 }
 
+/**
+ * Model backends that have a stage runner in this version, as the catalog's runner maps say
+ * (stages/catalog.ts `RUNNABLE_BACKENDS`): any other backend fails with `not-implemented` when its
+ * stage runs, so planning warns about it.
+ */
+export type RunnableBackends = Record<'mllm' | 'diffusion', readonly string[]>;
+
+/** A plan-time warning for each model backend that planning accepts but running cannot serve yet. */
+function checkBackends(
+  c: PointConfig,
+  ctx: PlanContext,
+  runnable: RunnableBackends,
+  warned: Set<string>,
+  diagnostics: Diagnostic[],
+): void {
+  for (const block of ['mllm', 'diffusion'] as const) {
+    const backend = c[block]?.backend;
+    if (backend === undefined || runnable[block].includes(backend)) continue;
+    const id = `${block}:${backend}`;
+    if (warned.has(id)) continue;
+    warned.add(id);
+    diagnostics.push(
+      diag(
+        `backend "${backend}" is not available in this version: its stages will fail with not-implemented; use backend: dummy to try the pipeline`,
+        ctx.spanOf([block, 'backend'], backend),
+        { severity: 'warning' },
+      ),
+    );
+  }
+}
+
+/**
+ * The synthetic generator's ranges (SYNTHETIC_LIMITS), checked at plan time so that `validate` and
+ * `plan` reject what `run` would. `index` counts distinct datasets; the list position is found by
+ * matching the value (identical entries collapse into one distinct dataset).
+ */
+function checkSyntheticRanges(
+  d: DatasetSpec,
+  index: number,
+  ctx: PlanContext,
+  diagnostics: Diagnostic[],
+): void {
+  for (const k of ['n_gallery', 'n_queries'] as const) {
+    const v = d[k];
+    if (v === undefined) continue;
+    const { min, max } = SYNTHETIC_LIMITS[k];
+    if (Number.isInteger(v) && v >= min && v <= max) continue;
+    let span = null;
+    let i = index;
+    for (; ctx.spanOf(['datasets', i]) !== null; i++) {
+      span = ctx.spanOf(['datasets', i, k], v);
+      if (span) break;
+    }
+    diagnostics.push(
+      diag(
+        `\`datasets[${span ? i : index}].${k}\` must be an integer from ${min} to ${max} (got ${v})`,
+        span,
+        {
+          hint:
+            k === 'n_gallery'
+              ? `the synthetic generator draws one image per attribute combination; it has ${max}`
+              : `the synthetic generator makes at most ${max} queries per split`,
+        },
+      ),
+    );
+  }
+}
+
 async function datasetFacts(
   d: DatasetSpec,
   index: number,
@@ -105,6 +176,7 @@ async function datasetFacts(
   diagnostics: Diagnostic[],
 ): Promise<PointFacts['dataset']> {
   if (d.name === 'synthetic') {
+    checkSyntheticRanges(d, index, ctx, diagnostics);
     return {
       data: { generator: `synthetic/${SYNTHETIC_GENERATOR_VERSION}` },
       queries: d.n_queries ?? 80,

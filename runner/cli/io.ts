@@ -37,6 +37,21 @@ export class CliExit extends Error {
 }
 
 let pipeClosed = false;
+let deferred = false;
+
+/**
+ * For `run`: a closed pipe must drain the run, even when it closes before the Ctrl-C handler is
+ * installed (while the plan summary is written). After this call a closed pipe never exits the process;
+ * the caller checks `outputPipeClosed()` once its handler is in place.
+ */
+export function deferPipeClose(): void {
+  deferred = true;
+}
+
+/** Whether a reader closed stdout or stderr early. */
+export function outputPipeClosed(): boolean {
+  return pipeClosed;
+}
 
 /**
  * Writes to a standard stream that a reader may close early (`pefuse run … | head`). Node reports that
@@ -52,7 +67,7 @@ function pipeWriter(stream: NodeJS.WriteStream): (text: string) => void {
     if (pipeClosed) return;
     pipeClosed = true;
     if (process.listenerCount('SIGINT') > 0) process.emit('SIGINT', 'SIGINT');
-    else process.exit(EXIT_OK);
+    else if (!deferred) process.exit(EXIT_OK);
   });
   return (text) => {
     if (open) stream.write(text);

@@ -3,16 +3,18 @@
  * All problems are collected; nothing here throws for bad input.
  *
  *   YAML file (+ include: fragments, --set overrides, ${env:VAR})
- *     ─▶ located tree ─▶ ajv schema check ─▶ dataset checks ─▶ sweep expansion ─▶ points (+ mode/block checks)
+ *     ─▶ located tree ─▶ ajv schema check ─▶ dataset/endpoint/seed checks ─▶ size check
+ *     ─▶ sweep expansion ─▶ points (+ mode/block checks)
  */
 import { type Diagnostic, hasErrors } from '../diagnostics/diagnostic.js';
 import type { DraftPoint } from '../plan/points.js';
 import { expandPoints } from '../plan/points.js';
+import { checkSweepSize } from '../sweep/count.js';
 import { expandSweep } from '../sweep/expand.js';
 import type { JsonObject } from '../util/json.js';
 import { type LoadOptions, loadSpec } from './load.js';
 import { type LNode, nodeAt, toJson } from './located.js';
-import { checkDatasets } from './semantic.js';
+import { checkDatasets, checkEndpoint, checkRepeatSeeds } from './semantic.js';
 import type { DatasetSpec } from './types.js';
 import { validateSchema } from './validate.js';
 
@@ -31,8 +33,22 @@ export function compileSpec(
   const { spec, diagnostics } = loadSpec(file, opts);
   if (!spec) return { spec: null, diagnostics };
   const json = toJson(spec.tree) as JsonObject;
-  diagnostics.push(...validateSchema(spec.tree, json));
+  // One error per place: a value already reported while loading (an unset `${env:VAR}`) is not
+  // reported again by the schema for its unsubstituted text.
+  const reported = new Set(
+    diagnostics
+      .filter((d) => d.severity === 'error' && d.span)
+      .map((d) => `${d.span!.file}:${d.span!.start}`),
+  );
+  diagnostics.push(
+    ...validateSchema(spec.tree, json).filter(
+      (d) => !d.span || !reported.has(`${d.span.file}:${d.span.start}`),
+    ),
+  );
   checkDatasets(spec.tree, diagnostics);
+  checkEndpoint(spec.tree, diagnostics);
+  checkRepeatSeeds(spec.tree, diagnostics);
+  if (!checkSweepSize(spec.tree, diagnostics)) return { spec: null, diagnostics };
   const sweepNode = spec.tree.kind === 'map' ? spec.tree.entries.get('sweep')?.value : undefined;
   const assignments = expandSweep(sweepNode, diagnostics);
   if (hasErrors(diagnostics)) return { spec: null, diagnostics };

@@ -116,3 +116,43 @@ export function missingBlockDiagnostic(
         : 'add e.g. `diffusion: {backend: diffusers, pipeline: sdxl-instructpix2pix}`',
   });
 }
+
+/** `mllm.endpoint` is the base URL of an OpenAI-compatible server: it must be http(s). */
+export function checkEndpoint(tree: LNode, diagnostics: Diagnostic[]): void {
+  const at = nodeAt(tree, ['mllm', 'endpoint']);
+  if (!at.found || at.node.kind !== 'scalar' || typeof at.node.value !== 'string') return;
+  const text = at.node.value;
+  let ok = false;
+  try {
+    const u = new URL(text);
+    ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    ok = false;
+  }
+  if (!ok)
+    diagnostics.push(
+      diag(`\`mllm.endpoint\` must be an http(s) URL (got "${text}")`, at.node.span, {
+        hint: "the server's OpenAI-compatible base URL, e.g. `endpoint: http://localhost:8000/v1`",
+      }),
+    );
+}
+
+/** `repeats: {seeds: [...]}`: each repeat needs its own seed (two equal seeds are one run twice). */
+export function checkRepeatSeeds(tree: LNode, diagnostics: Diagnostic[]): void {
+  const seeds = nodeAt(tree, ['repeats', 'seeds']);
+  if (!seeds.found || seeds.node.kind !== 'seq') return;
+  const first = new Map<string, SourceSpan>();
+  for (const item of seeds.node.items) {
+    if (item.kind !== 'scalar') continue;
+    const id = String(item.value);
+    const prev = first.get(id);
+    if (prev)
+      diagnostics.push(
+        diag(`duplicate seed ${id} in \`repeats.seeds\``, item.span, {
+          related: [{ message: 'first listed here', span: prev }],
+          hint: 'each repeat needs its own seed; remove the duplicate',
+        }),
+      );
+    else first.set(id, item.span);
+  }
+}

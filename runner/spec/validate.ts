@@ -94,11 +94,22 @@ function toDiagnostic(tree: LNode, e: ErrorObject): Diagnostic {
         hint,
       });
     }
-    case 'type':
+    case 'type': {
+      // A quoted `"${env:T}"` stays a string after substitution; say so, since the text looks numeric.
+      const fromEnv =
+        node.kind === 'scalar' &&
+        typeof node.value === 'string' &&
+        node.span.source.slice(node.span.start, node.span.end).includes('${env:');
       return diag(
         `\`${where}\` must be ${article(String(params.type))} (got ${show(node.kind === 'scalar' ? node.value : null, node)})`,
         node.span,
+        fromEnv
+          ? {
+              hint: 'a quoted value stays a string after ${env:…} substitution; write it unquoted to get a number or boolean',
+            }
+          : {},
       );
+    }
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':

@@ -282,6 +282,24 @@ data          {"prompt":"sha256:`);
       'pefuse explain: no stage key starts with ffffff (searched the cache at /nonexistent/cache and the given specs)\n',
     );
   });
+
+  it('explain --spec reports a missing or broken spec instead of ignoring it', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'bad.yaml'), 'experiment: t\nmode: t2i\n');
+    const missing = await pefuse(['explain', 'ffffff', '--spec', 'nope.yaml', '--cache', join(dir, 'c')], {
+      cwd: dir,
+    });
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toBe('pefuse explain: --spec nope.yaml: file not found\n');
+    const broken = await pefuse(['explain', 'ffffff', '--spec', 'bad.yaml', '--cache', join(dir, 'c')], {
+      cwd: dir,
+    });
+    expect(broken.exitCode).toBe(2);
+    expect(broken.stderr).toContain('bad.yaml:1:1: error: the spec is missing the required key `datasets`');
+    expect(broken.stderr).toMatch(
+      /\npefuse explain: --spec bad\.yaml has errors \(above\); fix them to look the key up in it\n$/,
+    );
+  });
 });
 
 void REPO_ROOT;

@@ -231,8 +231,71 @@ spec.yaml:6:14: error: \`retrieval\` is missing the required key \`model\`
     expect(r.exitCode).toBe(2);
     expect(r.stdout).toBe('b.yaml: ok (1 point, 6 stages)\n');
     expect(r.stderr).toContain('a.yaml:4:7: error: `mode` must be one of t2i, i2i, t2t, i2t');
-    expect(r.stderr).toContain('c.yaml:2:1: error: YAML');
+    expect(r.stderr).toContain('c.yaml:1:13: error: YAML: this `[` is never closed');
     expect(r.stderr).toContain('pefuse: error: missing.yaml: file not found');
     expect(r.stderr).not.toMatch(/\n\s+at /); // never a stack trace
+  });
+});
+
+describe('pefuse validate: specs that used to crash, hang or pass and then fail in run', () => {
+  it('a 10^8-point grid is refused at once with exit 2 (no out-of-memory crash)', async () => {
+    const axis = `[${Array.from({ length: 100 }, (_, i) => i + 1).join(', ')}]`;
+    const grid = ['mllm.top_k', 'mllm.max_tokens', 'mllm.timeout_s', 'retrieval.batch_size']
+      .map((a) => `    ${a}: ${axis}`)
+      .join('\n');
+    const r = await validate({ 'spec.yaml': `${BASE}sweep:\n  grid:\n${grid}\n` });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe(
+      'spec.yaml:7:1: error: the sweep expands to 100,000,000 points (limit 100,000): 1 dataset × 100,000,000 sweep combinations × 1 repeat',
+    );
+  });
+
+  it('an alias bomb is refused with exit 2', async () => {
+    const levels = 'abcdefgh'.split('');
+    const bomb = levels
+      .map(
+        (l, i) =>
+          `  ${l}: &${l} [${Array(10)
+            .fill(i === 0 ? 'x' : `*${levels[i - 1]}`)
+            .join(',')}]`,
+      )
+      .join('\n');
+    const r = await validate({ 'spec.yaml': `${BASE}report:\n${bomb}\n` });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe(
+      'spec.yaml:11:31: error: too many alias expansions: the aliases here copy more than 10000 values',
+    );
+  });
+
+  it('5000 levels of nesting: a clean error, exit 2', async () => {
+    const r = await validate({ 'spec.yaml': `${BASE}report: ${'['.repeat(5000)}${']'.repeat(5000)}\n` });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe('spec.yaml:7:1: error: nesting is too deep (more than 100 levels)');
+  });
+
+  it('synthetic sizes that `run` rejects are rejected by validate', async () => {
+    const r = await validate({
+      'spec.yaml': BASE.replace('{ name: synthetic }', '{ name: synthetic, n_gallery: 500 }'),
+    });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe(
+      'spec.yaml:3:35: error: `datasets[0].n_gallery` must be an integer from 10 to 432 (got 500)',
+    );
+  });
+
+  it('a backend without a runner plans with a warning (exit 0)', async () => {
+    const r = await validate({
+      'spec.yaml': BASE.replace('backend: dummy, model: m', 'backend: transformers, model: m'),
+    });
+    expect(r.exitCode).toBe(0);
+    expect(
+      r.stderr,
+    ).toBe(`spec.yaml:5:18: warning: backend "transformers" is not available in this version: its stages will fail with not-implemented; use backend: dummy to try the pipeline
+  5 | mllm: { backend: transformers, model: m }
+    |                  ^^^^^^^^^^^^
+
+1 warning
+`);
+    expect(r.stdout).toBe('spec.yaml: ok (1 point, 6 stages)\n');
   });
 });

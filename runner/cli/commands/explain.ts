@@ -3,15 +3,15 @@
  * cache (published stages) or by planning the specs under experiments/ (or `--spec FILE`).
  * A unique key prefix (at least 6 hex characters) is enough.
  */
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { KeyRecord, StageKey } from '../../plan/stage.js';
 import { openStore } from '../../store/index.js';
 import type { JsonValue } from '../../util/json.js';
 import type { CliIo } from '../io.js';
 import { CliExit, EXIT_USAGE } from '../io.js';
-import { cacheRootOf, collect, planSpec } from '../planning.js';
+import { cacheRootOf, collect, planSpec, printDiagnostics } from '../planning.js';
 
 interface Found {
   key: StageKey;
@@ -38,6 +38,10 @@ export function registerExplain(program: Command, io: CliIo): void {
           EXIT_USAGE,
           `pefuse explain: "${keyArg}" is not a stage key (6 to 64 hex characters, as printed by \`pefuse plan\`)`,
         );
+      // A spec named with --spec must exist (a typo would otherwise read as "no such key").
+      for (const spec of opts.spec)
+        if (!existsSync(resolve(io.cwd, spec)))
+          throw new CliExit(EXIT_USAGE, `pefuse explain: --spec ${spec}: file not found`);
       const cacheRoot = cacheRootOf(cmd, io);
       const store = openStore(cacheRoot);
       const matches = new Map<string, Found>();
@@ -51,7 +55,15 @@ export function registerExplain(program: Command, io: CliIo): void {
         const specs = opts.spec.length > 0 ? opts.spec : defaultSpecs(io.cwd);
         for (const spec of specs) {
           const r = await planSpec(spec, io, { overrides: [], cacheRoot, withStore: true });
-          if (!r.ok) continue;
+          if (!r.ok) {
+            // The default experiments/*.yaml are searched best-effort; a spec the user named is not.
+            if (opts.spec.length === 0) continue;
+            printDiagnostics(io, r.error);
+            throw new CliExit(
+              EXIT_USAGE,
+              `pefuse explain: --spec ${spec} has errors (above); fix them to look the key up in it`,
+            );
+          }
           for (const s of r.value.stages)
             if (s.key.startsWith(prefix) && !matches.has(s.key))
               matches.set(s.key, {

@@ -14,7 +14,15 @@ import { parse as parseYaml } from 'yaml';
 import type { Plan } from '../../plan/types.js';
 import { defaultReporter, REPORTER_NAMES, type ReporterName } from '../../reporters/types.js';
 import { checkCacheDir } from '../cache-dir.js';
-import { CliExit, type CliIo, EXIT_FAILURES, EXIT_OK, EXIT_USAGE } from '../io.js';
+import {
+  CliExit,
+  type CliIo,
+  deferPipeClose,
+  EXIT_FAILURES,
+  EXIT_OK,
+  EXIT_USAGE,
+  outputPipeClosed,
+} from '../io.js';
 import { cacheRootOf, collect, dbFileOf, planSpec, printDiagnostics } from '../planning.js';
 
 interface RunOptions {
@@ -53,6 +61,7 @@ export function registerRun(program: Command, io: CliIo, setExit: (code: number)
 }
 
 async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliIo): Promise<number> {
+  deferPipeClose();
   if (opts.executor === 'slurm') {
     throw new CliExit(
       EXIT_USAGE,
@@ -116,6 +125,8 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
   const reporter = REPORTERS[reporterName]({ write: io.stdout, now: () => performance.now() });
   const emit = reporter.onEvent.bind(reporter);
   const interrupt = installInterruptHandler(emit);
+  // The output pipe may have closed while the summary was written: drain from the start.
+  if (outputPipeClosed()) process.emit('SIGINT', 'SIGINT');
   const store = openStore(cacheRoot);
   const needsDb = plan.stages.length > 0;
   const results = needsDb ? (await import('../../results/index.js')).openResults(dbFileOf(cmd, io)) : null;

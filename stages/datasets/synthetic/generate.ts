@@ -38,6 +38,15 @@ export const SYNTHETIC_GENERATOR_VERSION = 1;
 /** Largest gallery: one image per attribute combination. */
 export const MAX_GALLERY = allCombos().length;
 
+/**
+ * The generator's parameter ranges, checked here before generating and by the planner at plan time
+ * (stages/fingerprints.ts), so `pefuse validate` rejects what `pefuse run` would.
+ */
+export const SYNTHETIC_LIMITS = {
+  n_gallery: { min: 10, max: MAX_GALLERY },
+  n_queries: { min: 1, max: 1000 },
+} as const;
+
 export interface SyntheticParams {
   seed: number;
   split: string;
@@ -79,10 +88,11 @@ export interface SyntheticAnnotations {
 /** Checks parameter ranges; returns a message a user can act on, or null. */
 export function checkSyntheticParams(p: SyntheticParams): string | null {
   if (!Number.isInteger(p.seed) || p.seed < 0) return `seed must be a non-negative integer (got ${p.seed})`;
-  if (!Number.isInteger(p.n_gallery) || p.n_gallery < 10 || p.n_gallery > MAX_GALLERY)
-    return `n_gallery must be an integer from 10 to ${MAX_GALLERY} (got ${p.n_gallery})`;
-  if (!Number.isInteger(p.n_queries) || p.n_queries < 1 || p.n_queries > 1000)
-    return `n_queries must be an integer from 1 to 1000 (got ${p.n_queries})`;
+  for (const k of ['n_gallery', 'n_queries'] as const) {
+    const { min, max } = SYNTHETIC_LIMITS[k];
+    if (!Number.isInteger(p[k]) || p[k] < min || p[k] > max)
+      return `${k} must be an integer from ${min} to ${max} (got ${p[k]})`;
+  }
   return null;
 }
 

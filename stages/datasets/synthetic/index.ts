@@ -8,6 +8,7 @@ export {
   MAX_GALLERY,
   SYNTHETIC_DEFAULTS,
   SYNTHETIC_GENERATOR_VERSION,
+  SYNTHETIC_LIMITS,
   type SyntheticAnnotations,
   type SyntheticParams,
   syntheticParamsHash,
