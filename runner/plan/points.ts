@@ -45,8 +45,9 @@ export function expandPoints(
   const reported = new Set<string>();
   const points: DraftPoint[] = [];
   const seen = new Set<string>();
-  for (const dataset of datasets) {
-    const label = datasetLabel(dataset);
+  const labels = distinctLabels(datasets, datasetLabel);
+  for (const [i, dataset] of datasets.entries()) {
+    const label = labels[i]!;
     for (const a of assignments) {
       // Copy-on-write: only the blocks an assignment changes are copied; the others stay shared by
       // reference across points (cheaper for 100k-point grids, and identity-cached when keyed).
@@ -69,6 +70,30 @@ export function expandPoints(
     }
   }
   return points;
+}
+
+/**
+ * Each dataset entry's label (the `dataset` axis value). Two different entries with the same label (two
+ * synthetic sets of different sizes, one benchmark from two roots) get `#<list index>` appended, so
+ * neither is mistaken for a repeat of the other and dropped; identical entries keep one label (and
+ * collapse into the same points).
+ */
+function distinctLabels(datasets: readonly DatasetSpec[], label: (d: DatasetSpec) => string): string[] {
+  const plain = datasets.map(label);
+  const variants = new Map<string, Set<string>>();
+  datasets.forEach((d, i) => {
+    const set = variants.get(plain[i]!) ?? new Set<string>();
+    set.add(canonicalJson(d as unknown as JsonValue));
+    variants.set(plain[i]!, set);
+  });
+  const first = new Map<string, number>();
+  return datasets.map((d, i) => {
+    const l = plain[i]!;
+    if (variants.get(l)!.size === 1) return l;
+    const k = `${l}\u0000${canonicalJson(d as unknown as JsonValue)}`;
+    if (!first.has(k)) first.set(k, i);
+    return `${l}#${first.get(k)}`;
+  });
 }
 
 function repeatSeeds(repeats: JsonValue | undefined, seed: number): number[] {

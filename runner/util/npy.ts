@@ -15,7 +15,34 @@ export interface NpyArray {
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
-export function parseNpy(buf: Uint8Array): Result<NpyArray, string> {
+/** Human names of the supported dtypes, for messages. */
+export const NPY_DTYPE_NAMES: Record<NpyDtype, string> = {
+  '<f4': 'float32',
+  '<f8': 'float64',
+  '<i4': 'int32',
+  '<i8': 'int64',
+};
+
+export interface ParseNpyOptions {
+  /**
+   * The dtypes the caller accepts (default: all four). A file of another dtype gets ONE message naming
+   * exactly these, so a caller such as `--scores` (floats only) never says int32 is fine and then refuses it.
+   */
+  dtypes?: readonly NpyDtype[];
+}
+
+function listNames(names: readonly string[]): string {
+  return names.length <= 1
+    ? (names[0] ?? '')
+    : `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
+}
+
+/**
+ * Parses a whole `.npy` file. The data must be exactly `prod(shape) * itemsize` bytes: a shorter file is
+ * truncated, a longer one has a header whose shape does not describe the data (both are refused).
+ */
+export function parseNpy(buf: Uint8Array, opts: ParseNpyOptions = {}): Result<NpyArray, string> {
+  const allowed = opts.dtypes ?? (['<f4', '<f8', '<i4', '<i8'] as const);
   if (buf.length < 10 || MAGIC.some((b, i) => buf[i] !== b)) return err('not a NumPy .npy file (bad magic)');
   const major = buf[6];
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -36,8 +63,13 @@ export function parseNpy(buf: Uint8Array): Result<NpyArray, string> {
     return err('malformed .npy header');
   if (fortran === 'True') return err('Fortran-ordered .npy arrays are not supported (save with C order)');
   const dtype = descr.replace(/^\|/, '<') as NpyDtype;
-  if (!['<f4', '<f8', '<i4', '<i8'].includes(dtype))
-    return err(`unsupported .npy dtype ${descr} (expected float32, float64, int32 or int64, little-endian)`);
+  if (!allowed.includes(dtype)) {
+    const known = NPY_DTYPE_NAMES[dtype] as string | undefined;
+    return err(
+      `unsupported .npy dtype ${known !== undefined ? `${known} (${descr})` : descr}: expected ` +
+        `${listNames(allowed.map((d) => NPY_DTYPE_NAMES[d]))}, little-endian`,
+    );
+  }
   const shape = shapeText
     .split(',')
     .map((s) => s.trim())
@@ -50,6 +82,12 @@ export function parseNpy(buf: Uint8Array): Result<NpyArray, string> {
   if (buf.length - dataStart < count * itemSize)
     return err(
       `truncated .npy file: expected ${count * itemSize} data bytes, found ${buf.length - dataStart}`,
+    );
+  if (buf.length - dataStart > count * itemSize)
+    return err(
+      `${buf.length - dataStart - count * itemSize} trailing bytes after the .npy data (the header's shape ` +
+        `(${shape.join(', ')}) needs ${count * itemSize} data bytes, the file has ${buf.length - dataStart}); ` +
+        'save it again with numpy.save',
     );
   // A view into the input when the data is aligned for its type (NumPy pads headers to 64 bytes, and
   // large files read with readFile own their buffer), else a copy. Mind the input's byteOffset: a

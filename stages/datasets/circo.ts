@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { err, ok, type Result } from '../../runner/util/result.js';
 import type { QueryRecord } from '../contracts.js';
 import { type DatasetError, RecordReader, recordError } from './errors.js';
-import { ContentHasher, expectArray, expectObject, readJson } from './read.js';
+import { ContentHasher, expectArray, expectNonEmpty, expectObject, readJson } from './read.js';
 import type { LoadedDataset, LoadedGalleryItem, LoadOptions } from './types.js';
 
 const INFO_REL = ['COCO2017_unlabeled', 'annotations', 'image_info_unlabeled2017.json'];
@@ -42,6 +42,8 @@ export async function loadCirco(opts: LoadOptions): Promise<Result<LoadedDataset
 
   const records = expectArray(annFile, annJson.value);
   if (!records.ok) return records;
+  const noQueries = expectNonEmpty(annFile, records.value.length, 'queries');
+  if (!noQueries.ok) return noQueries;
   const val = opts.split === 'val';
   const queries: QueryRecord[] = [];
   for (const [i, raw] of records.value.entries()) {
@@ -64,6 +66,12 @@ export async function loadCirco(opts: LoadOptions): Promise<Result<LoadedDataset
       const dup = targets.findIndex((t, j) => targets.indexOf(t) !== j);
       if (r.error === null && dup >= 0)
         r.fail(`gt_img_ids[${dup}]`, `duplicate ground-truth id ${targets[dup]}`);
+      // The README states it and the server's Recall@K reads target_img_id while the GT list comes first.
+      if (r.error === null && target !== targets[0])
+        r.fail(
+          'target_img_id',
+          `${target} differs from gt_img_ids[0] ${targets[0]} (CIRCO's target is always the first ground truth)`,
+        );
     }
     if (r.error === null && id !== i)
       r.fail(

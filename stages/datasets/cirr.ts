@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { err, ok, type Result } from '../../runner/util/result.js';
 import type { QueryRecord } from '../contracts.js';
 import { type DatasetError, RecordReader, recordError } from './errors.js';
-import { ContentHasher, expectArray, expectObject, readJson } from './read.js';
+import { ContentHasher, expectArray, expectNonEmpty, expectObject, readJson } from './read.js';
 import type { LoadedDataset, LoadedGalleryItem, LoadOptions } from './types.js';
 
 export async function loadCirr(opts: LoadOptions): Promise<Result<LoadedDataset, DatasetError>> {
@@ -49,11 +49,15 @@ export async function loadCirr(opts: LoadOptions): Promise<Result<LoadedDataset,
     gallery.push({ id: name, path: resolve(root, rel) });
     inGallery.add(name);
   }
+  const noImages = expectNonEmpty(splitFile, gallery.length, 'images');
+  if (!noImages.ok) return noImages;
   const pathOf = new Map(gallery.map((g) => [g.id, g.path]));
   const splitName = `split.rc2.${s}.json`;
 
   const records = expectArray(capFile, capJson.value);
   if (!records.ok) return records;
+  const noQueries = expectNonEmpty(capFile, records.value.length, 'queries');
+  if (!noQueries.ok) return noQueries;
   const queries: QueryRecord[] = [];
   const seen = new Set<number>();
   const val = s === 'val';
@@ -74,6 +78,20 @@ export async function loadCirr(opts: LoadOptions): Promise<Result<LoadedDataset,
         r.fail('target_hard', `"${target}" is not in ${splitName}`);
       const stray = members.findIndex((m) => !inGallery.has(m));
       if (stray >= 0) r.fail(`img_set.members[${stray}]`, `"${members[stray]}" is not in ${splitName}`);
+      // What the official metric code asserts (CLIP4Cir / SEARLE: exactly one hit per row, in the ranking
+      // without the reference and in the img_set subset).
+      if (members.length === 0)
+        r.fail('img_set.members', 'expected the img_set members (6 image names), got an empty array');
+      if (target !== null && target === reference)
+        r.fail(
+          'target_hard',
+          `equals the reference "${reference}"; the reference is removed from the ranking, so this query could never be a hit`,
+        );
+      if (target !== null && !members.includes(target))
+        r.fail(
+          'img_set.members',
+          `does not contain target_hard "${target}" (Recall_subset ranks the target among the members)`,
+        );
     }
     if (r.error !== null) return err(r.error);
     seen.add(pairid);

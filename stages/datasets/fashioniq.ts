@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { err, ok, type Result } from '../../runner/util/result.js';
 import type { QueryRecord } from '../contracts.js';
 import { type DatasetError, optionError, RecordReader, recordError } from './errors.js';
-import { ContentHasher, expectArray, readJson } from './read.js';
+import { ContentHasher, expectArray, expectNonEmpty, readJson } from './read.js';
 import type { LoadedDataset, LoadedGalleryItem, LoadOptions } from './types.js';
 
 /** Python's `s.strip('.?, ')`, used by the baselines when joining the two captions. */
@@ -58,8 +58,13 @@ export async function loadFashionIq(opts: LoadOptions): Promise<Result<LoadedDat
     gallery.push({ id: name, path: join(imageDir, `${name}.jpg`) });
   }
 
+  const noImages = expectNonEmpty(splitFile, gallery.length, 'images');
+  if (!noImages.ok) return noImages;
   const records = expectArray(capFile, capJson.value);
   if (!records.ok) return records;
+  const noQueries = expectNonEmpty(capFile, records.value.length, 'queries');
+  if (!noQueries.ok) return noQueries;
+  const strayCandidates: number[] = [];
   const withTargets = opts.split === 'val';
   const splitName = `split.${cat}.${opts.split}.json`;
   const queries: QueryRecord[] = [];
@@ -74,6 +79,7 @@ export async function loadFashionIq(opts: LoadOptions): Promise<Result<LoadedDat
     if (r.error === null && target !== null && !inGallery.has(target))
       r.fail('target', `"${target}" is not in ${splitName}`);
     if (r.error !== null) return err(r.error);
+    if (!inGallery.has(candidate)) strayCandidates.push(i);
     const [c0, c1] = captions as [string, string];
     queries.push({
       id: String(i),
@@ -85,6 +91,16 @@ export async function loadFashionIq(opts: LoadOptions): Promise<Result<LoadedDat
     });
   }
 
+  const warnings: string[] = [];
+  const first = strayCandidates[0];
+  if (first !== undefined)
+    // Not fatal: the official code never looks the reference up in the gallery (it stays in the ranking
+    // only when it is there), but every official val reference is in its split file.
+    warnings.push(
+      `${capFile}: record ${first}, field "candidate": "${queries[first]!.reference.id}" is not in ${splitName}` +
+        (strayCandidates.length > 1 ? ` (nor are ${strayCandidates.length - 1} more candidates)` : '') +
+        '; every official reference is in its category gallery: check the category and split files',
+    );
   return ok({
     dataset: 'fashioniq',
     split: opts.split,
@@ -96,6 +112,6 @@ export async function loadFashionIq(opts: LoadOptions): Promise<Result<LoadedDat
     hasGroundTruth: withTargets,
     contentHash: hasher.digest(),
     files: hasher.files,
-    warnings: [],
+    warnings,
   });
 }

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { err, ok, type Result } from '../../runner/util/result.js';
 import type { QueryRecord } from '../contracts.js';
 import { type DatasetError, optionError, RecordReader } from './errors.js';
-import { ContentHasher, expectArray, readJson } from './read.js';
+import { ContentHasher, expectArray, expectNonEmpty, readJson } from './read.js';
 import type { LoadedDataset, LoadedGalleryItem, LoadOptions } from './types.js';
 
 type Box = [number, number, number, number];
@@ -42,6 +42,8 @@ export async function loadGenecis(opts: LoadOptions): Promise<Result<LoadedDatas
   if (!json.ok) return json;
   const records = expectArray(file, json.value);
   if (!records.ok) return records;
+  const noQueries = expectNonEmpty(file, records.value.length, 'queries');
+  if (!noQueries.ok) return noQueries;
 
   const entry = (r: RecordReader, v: unknown, field: string): Entry => {
     const o = r.object(v, field);

@@ -55,6 +55,20 @@ export function expectArray(file: string, v: unknown): Result<unknown[], Dataset
   return err(recordError(file, null, '(top level)', `expected a JSON array of records, got ${kindOf(v)}`));
 }
 
+/**
+ * An annotation file with no records (`[]` or `{}`) would give all-zero metrics (n = 0): refuse it.
+ * `what` names the records ("queries", "images").
+ */
+export function expectNonEmpty(file: string, count: number, what: string): Result<void, DatasetError> {
+  if (count > 0) return ok(undefined);
+  return err({
+    kind: 'bad-record',
+    file,
+    field: '(top level)',
+    message: `${file}: holds no ${what} (an empty JSON array or object); check that --data-root points at the official annotation files`,
+  });
+}
+
 /** The top-level value must be an object. */
 export function expectObject(file: string, v: unknown): Result<Record<string, unknown>, DatasetError> {
   if (typeof v === 'object' && v !== null && !Array.isArray(v)) return ok(v as Record<string, unknown>);

@@ -17,9 +17,10 @@ import {
   type LoadedDataset,
   type SplitName,
 } from '../datasets/types.js';
+import { firstDuplicateTopLevelKey } from './json-keys.js';
 import { rankingsFromJson } from './rankings-input.js';
 import type { RankedQuery } from './recall.js';
-import { rankingsFromScores } from './scores-input.js';
+import { rankingsFromScores, SCORE_DTYPES } from './scores-input.js';
 
 export interface BenchmarkFlags {
   dataset: string;
@@ -73,9 +74,14 @@ export async function readScores(
     return err(`--scores ${file}: ${describeReadError(e)}`);
   }
   // A plain Uint8Array view: parseNpy's `slice` must copy, and Buffer#slice does not (it returns a view).
-  const npy = parseNpy(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const npy = parseNpy(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
+    dtypes: SCORE_DTYPES,
+  });
   if (!npy.ok) return err(`--scores ${file}: ${npy.error}`);
-  return rankingsFromScores(loaded, npy.value, { label: '--scores', ...(k !== undefined ? { k } : {}) });
+  return rankingsFromScores(loaded, npy.value, {
+    label: `--scores ${file}`,
+    ...(k !== undefined ? { k } : {}),
+  });
 }
 
 /** `--rankings FILE.json` → rankings. */
@@ -95,7 +101,12 @@ export async function readRankings(
   } catch (e) {
     return err(`--rankings ${file}: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
   }
-  return rankingsFromJson(loaded, json, '--rankings');
+  // JSON.parse keeps the last of repeated keys silently; a file with two lists for one query is a bug
+  // in whatever wrote it.
+  const dup = firstDuplicateTopLevelKey(text);
+  if (dup !== null)
+    return err(`--rankings ${file}: query key "${dup}" appears twice; give exactly one list per query`);
+  return rankingsFromJson(loaded, json, `--rankings ${file}`);
 }
 
 function describeReadError(e: unknown): string {

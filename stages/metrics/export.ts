@@ -52,7 +52,7 @@ export function cirrSubmissions(
     const top = r.ids.filter((id) => id !== ref).slice(0, CIRR_TOP);
     if (top.length < need)
       return err(
-        `${label}: query "${q.id}" ranks ${top.length} images besides the reference; the recall submission needs the top ${need}`,
+        `${label}: query "${q.id}" ranks ${top.length} images besides the reference; the recall submission needs the top ${need} (give longer lists, full rankings or --scores)`,
       );
     const members = new Set((q.subset ?? []).filter((m) => m !== ref));
     const order = (r.subset ?? r.ids.filter((id) => members.has(id))).slice(0, CIRR_SUBSET_TOP);

@@ -78,8 +78,11 @@ export function orderColumns(row: ScoreRow, cols: readonly number[]): number[] {
   return [...cols].sort((a, b) => (row[a]! > row[b]! ? -1 : row[a]! < row[b]! ? 1 : a - b));
 }
 
-/** Flat index of the first NaN in `data`, or -1. */
-export function firstNaN(data: ArrayLike<number>): number {
-  for (let i = 0; i < data.length; i++) if (Number.isNaN(data[i])) return i;
+/**
+ * Flat index of the first NaN, +Infinity or -Infinity in `data`, or -1. Infinities are refused like NaN:
+ * several +Inf in a row tie, and the official (unstable) sorts order such ties arbitrarily.
+ */
+export function firstNonFinite(data: ArrayLike<number>): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
   return -1;
 }

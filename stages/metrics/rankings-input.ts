@@ -26,7 +26,7 @@ export function rankingsFromJson(
   const keyKind = queryKeyKind(loaded);
   if (typeof json !== 'object' || json === null || Array.isArray(json))
     return err(
-      `${label} must be a JSON object {"<${keyKind}>": [ids...]}, got ${Array.isArray(json) ? 'an array' : String(json === null ? 'null' : typeof json)}`,
+      `${label}: must be a JSON object {"<${keyKind}>": [ids...]}, got ${Array.isArray(json) ? 'an array' : String(json === null ? 'null' : typeof json)}`,
     );
   const index = new Map(loaded.queries.map((q, i) => [q.id, i]));
   const galleryIds = new Set(loaded.gallery.map((g) => g.id));
@@ -35,12 +35,12 @@ export function rankingsFromJson(
   for (const [key, list] of entries) {
     const qi = index.get(key);
     if (qi === undefined)
-      return err(`${label} has an unknown query key "${key}" (${name} queries are keyed by ${keyKind})`);
-    if (!Array.isArray(list)) return err(`${label}["${key}"] must be an array of image ids`);
+      return err(`${label}: unknown query key "${key}" (${name} queries are keyed by ${keyKind})`);
+    if (!Array.isArray(list)) return err(`${label}: query "${key}" must map to an array of image ids`);
     const ids: string[] = [];
     const firstAt = new Map<string, number>();
     for (const [j, raw] of list.entries()) {
-      const at = `${label}["${key}"][${j}]`;
+      const at = `${label}: query "${key}", item [${j}]`;
       let id: string;
       if (loaded.dataset === 'cirr' || loaded.dataset === 'fashioniq') {
         if (typeof raw !== 'string')
@@ -67,7 +67,7 @@ export function rankingsFromJson(
       const prev = firstAt.get(id);
       if (prev !== undefined)
         return err(
-          `${label}["${key}"] has a duplicate id ${JSON.stringify(raw)} (at [${prev}] and [${j}]): ids must be unique per query`,
+          `${label}: query "${key}" has a duplicate id ${JSON.stringify(raw)} (at [${prev}] and [${j}]): ids must be unique per query`,
         );
       firstAt.set(id, j);
       ids.push(id);
@@ -77,7 +77,7 @@ export function rankingsFromJson(
   const missing = out.indexOf(undefined);
   if (missing >= 0)
     return err(
-      `${label} has no ranking for query "${loaded.queries[missing]!.id}" (${loaded.queries.length} queries expected, ${entries.length} given)`,
+      `${label}: no ranking for query "${loaded.queries[missing]!.id}" (${loaded.queries.length} queries expected, ${entries.length} given)`,
     );
   return ok(out as RankedQuery[]);
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../runner/util/npy.js';
 import { HAS_SHARED, NO_SHARED_REASON, pefuse, SHARED, tempDir } from '../helpers/cli.js';
-import { circoRoot, cirrRoot, fashionIqRoot } from '../stages/datasets/fixtures.js';
+import { circoRoot, cirrRoot, fashionIqRoot, genecisRoot, writeJson } from '../stages/datasets/fixtures.js';
 import { cirV1, sharedJson, toFloat32 } from '../stages/metrics/refvector-gen.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: refvector JSON is read loosely and checked value by value
@@ -79,7 +79,7 @@ describe('pefuse evaluate', () => {
 
   it('prints an aligned table without --json', async () => {
     const root = fashionIqRoot();
-    const rankings = jsonFile({ 0: ['A0', 'A1'], 1: ['A3'] });
+    const rankings = jsonFile({ 0: ['A0', 'A1', 'A2', 'A3', 'A4'], 1: ['A3', 'A0', 'A1', 'A2', 'A4'] });
     const r = await pefuse([
       'evaluate',
       '--dataset',
@@ -111,6 +111,13 @@ describe('pefuse evaluate', () => {
     const good = npyFile(3, 8, Float32Array.from(CIRR_SCORES.flat()));
     const notNpy = jsonFile('{}');
     const badJson = jsonFile('{"100": [');
+    const cols7 = npyFile(3, 7, new Float32Array(21));
+    const nan = npyFile(
+      3,
+      8,
+      Float32Array.from({ length: 24 }, (_, i) => (i === 9 ? Number.NaN : 0)),
+    );
+    const unknownId = jsonFile({ 100: ['x'] });
     const cases: [string[], string, 'prefix'?][] = [
       [base, 'pefuse evaluate: give exactly one of --scores FILE.npy or --rankings FILE.json'],
       [
@@ -122,20 +129,12 @@ describe('pefuse evaluate', () => {
         `pefuse evaluate: --scores ${join(cirr, 'none.npy')}: not found`,
       ],
       [
-        [...base, '--scores', npyFile(3, 7, new Float32Array(21))],
-        'pefuse evaluate: --scores has 7 columns but the CIRR val gallery has 8 images (split-file key order)',
+        [...base, '--scores', cols7],
+        `pefuse evaluate: --scores ${cols7}: has 7 columns but the CIRR val gallery has 8 images (split-file key order)`,
       ],
       [
-        [
-          ...base,
-          '--scores',
-          npyFile(
-            3,
-            8,
-            Float32Array.from({ length: 24 }, (_, i) => (i === 9 ? Number.NaN : 0)),
-          ),
-        ],
-        'pefuse evaluate: --scores has NaN at row 1, column 1 (query "101")',
+        [...base, '--scores', nan],
+        `pefuse evaluate: --scores ${nan}: has NaN at row 1, column 1 (query "101"); scores must be finite numbers`,
       ],
       [
         [...base, '--scores', notNpy],
@@ -147,8 +146,8 @@ describe('pefuse evaluate', () => {
         'prefix',
       ],
       [
-        [...base, '--rankings', jsonFile({ 100: ['x'] })],
-        'pefuse evaluate: --rankings["100"][0]: unknown image id "x" (not in the CIRR val gallery)',
+        [...base, '--rankings', unknownId],
+        `pefuse evaluate: --rankings ${unknownId}: query "100", item [0]: unknown image id "x" (not in the CIRR val gallery)`,
       ],
       [
         [...base, '--category', 'dress', '--scores', good],
@@ -210,7 +209,127 @@ describe('pefuse evaluate', () => {
     ]);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toBe(
-      'pefuse evaluate: --rankings["1"] has a duplicate id 1000 (at [0] and [49]): ids must be unique per query\n',
+      `pefuse evaluate: --rankings ${rankings}: query "1" has a duplicate id 1000 (at [0] and [49]): ids must be unique per query\n`,
+    );
+  });
+});
+
+describe('pefuse evaluate refuses input that would give wrong metrics (exit 2)', () => {
+  const cirrArgs = (root: string) => ['evaluate', '--dataset', 'cirr', '--split', 'val', '--data-root', root];
+  const HOW = 'give longer lists (the full ranking is always enough) or --scores';
+  const full = (ref: number) =>
+    [0, 1, 2, 3, 4, 5, 6, 7].filter((i) => i !== ref).map((i) => `dev-${i}-0-img0`);
+
+  async function expectRefused(args: string[], message: string): Promise<void> {
+    const r = await pefuse(args);
+    expect(r.stdout).toBe('');
+    expect([r.exitCode, r.stderr]).toEqual([2, `pefuse evaluate: ${message}\n`]);
+  }
+
+  it('rankings too short for recall@50 (or still holding the CIRR reference), and repeated query keys', async () => {
+    const root = cirrRoot();
+    const short = jsonFile({ 100: full(0), 101: full(2).slice(0, 5), 102: full(3) });
+    await expectRefused(
+      [...cirrArgs(root), '--rankings', short],
+      `--rankings ${short}: query "101" has 5 gallery ids after removing the reference; recall@50 needs at least 7 (the whole gallery but the reference): ${HOW}`,
+    );
+    const withRef = jsonFile({ 100: ['dev-0-0-img0', ...full(0).slice(0, 6)], 101: full(2), 102: full(3) });
+    await expectRefused(
+      [...cirrArgs(root), '--rankings', withRef],
+      `--rankings ${withRef}: query "100" has 6 gallery ids after removing the reference (the list still holds the reference dev-0-0-img0: the official code removes it before taking the top 50); recall@50 needs at least 7 (the whole gallery but the reference): ${HOW}`,
+    );
+    const twice = jsonFile(
+      `{"100": ${JSON.stringify(full(0))}, "101": ${JSON.stringify(full(2))}, "102": [], "102": ${JSON.stringify(full(3))}}`,
+    );
+    await expectRefused(
+      [...cirrArgs(root), '--rankings', twice],
+      `--rankings ${twice}: query key "102" appears twice; give exactly one list per query`,
+    );
+    const ok = await pefuse([
+      ...cirrArgs(root),
+      '--rankings',
+      jsonFile({ 100: full(0), 101: full(2), 102: full(3) }),
+    ]);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+  });
+
+  it('score matrices: int32, trailing bytes, +Infinity; messages name the file', async () => {
+    const root = cirrRoot();
+    const i32 = join(tempDir('pefuse-eval-'), 'i32.npy');
+    writeFileSync(i32, encodeNpy({ dtype: '<i4', shape: [3, 8], data: new Int32Array(24) }));
+    await expectRefused(
+      [...cirrArgs(root), '--scores', i32],
+      `--scores ${i32}: unsupported .npy dtype int32 (<i4): expected float32 or float64, little-endian`,
+    );
+    const trailing = join(tempDir('pefuse-eval-'), 'trailing.npy');
+    const bytes = encodeNpy({ dtype: '<f4', shape: [3, 8], data: new Float32Array(24) });
+    writeFileSync(trailing, Buffer.concat([bytes, Buffer.alloc(8)]));
+    await expectRefused(
+      [...cirrArgs(root), '--scores', trailing],
+      `--scores ${trailing}: 8 trailing bytes after the .npy data (the header's shape (3, 8) needs 96 data bytes, the file has 104); save it again with numpy.save`,
+    );
+    const inf = npyFile(
+      3,
+      8,
+      Float64Array.from({ length: 24 }, (_, i) => (i === 20 ? Infinity : 0)),
+    );
+    await expectRefused(
+      [...cirrArgs(root), '--scores', inf],
+      `--scores ${inf}: has Infinity at row 2, column 4 (query "102"); scores must be finite numbers`,
+    );
+  });
+
+  it('annotation files the official code would reject or that hold no queries', async () => {
+    const root = cirrRoot();
+    const good = npyFile(3, 8, Float32Array.from(CIRR_SCORES.flat()));
+    const caps = join(root, 'cirr/captions/cap.rc2.val.json');
+    writeFileSync(caps, '[]');
+    await expectRefused(
+      [...cirrArgs(root), '--scores', good],
+      `${caps}: holds no queries (an empty JSON array or object); check that --data-root points at the official annotation files`,
+    );
+    writeFileSync(
+      caps,
+      JSON.stringify([
+        {
+          pairid: 100,
+          reference: 'dev-0-0-img0',
+          target_hard: 'dev-1-0-img0',
+          caption: 'a',
+          img_set: { id: 1, members: ['dev-0-0-img0', 'dev-2-0-img0'] },
+        },
+      ]),
+    );
+    await expectRefused(
+      [...cirrArgs(root), '--scores', good],
+      `${caps}: record 0, field "img_set.members": does not contain target_hard "dev-1-0-img0" (Recall_subset ranks the target among the members)`,
+    );
+  });
+
+  it('GeneCIS: a score matrix with samples of different gallery sizes names the record', async () => {
+    const root = genecisRoot();
+    const o = (id: number) => ({ val_image_id: id });
+    const file = writeJson(root, 'focus_object.json', [
+      { reference: o(1), target: o(2), condition: 'dog', gallery: [o(3), o(4), o(5)] },
+      { reference: o(5), target: o(6), condition: 'cat', gallery: [o(7)] },
+      { reference: o(5), target: o(6), condition: 'cow', gallery: [o(7), o(8), o(9)] },
+    ]);
+    const scores = npyFile(3, 4, new Float32Array(12));
+    await expectRefused(
+      [
+        'evaluate',
+        '--dataset',
+        'genecis',
+        '--split',
+        'val',
+        '--task',
+        'focus_object',
+        '--data-root',
+        root,
+        '--scores',
+        scores,
+      ],
+      `--scores ${scores}: GeneCIS focus_object samples have galleries of different sizes (2, 4): ${file}: record 1 has 2 candidates ([target] + gallery) where most have 4; a score matrix cannot hold them: use --rankings`,
     );
   });
 });
@@ -268,6 +387,7 @@ describe.skipIf(!HAS_SHARED)(
       for (const [k, p] of Object.entries(rv.expected.recall_subset.percent_official_clip4cir_searle_cirevl))
         expect(Math.abs(out.metrics[`recall_subset@${k}`]! - (p as number))).toBeLessThan(1e-4);
 
+      const narrow = npyFile(4181, 2296, new Float32Array(4181 * 2296));
       const bad = await pefuse([
         'evaluate',
         '--dataset',
@@ -277,11 +397,11 @@ describe.skipIf(!HAS_SHARED)(
         '--data-root',
         D,
         '--scores',
-        npyFile(4181, 2296, new Float32Array(4181 * 2296)),
+        narrow,
       ]);
       expect(bad.exitCode).toBe(2);
       expect(bad.stderr).toBe(
-        'pefuse evaluate: --scores has 2296 columns but the CIRR val gallery has 2297 images (split-file key order)\n',
+        `pefuse evaluate: --scores ${narrow}: has 2296 columns but the CIRR val gallery has 2297 images (split-file key order)\n`,
       );
     });
 

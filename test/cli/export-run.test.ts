@@ -114,6 +114,51 @@ describe.skipIf(!HAS_SHARED)(
       expect(none.stderr).toContain(
         `pefuse export: --run beef: no point with a score stage in ${join(cache, 'results.duckdb')}\n`,
       );
+
+      // A point of another benchmark: say so instead of "query 0 has no stored ranking".
+      const dsKey = 'cd'.repeat(32) as StageKey;
+      await store.stages.publish({
+        format: 'pefuse-stage/1',
+        key: dsKey,
+        record: { ...record, kind: 'dataset' },
+        items: [],
+        output: { dataset: 'synthetic', split: 'val', subset: null },
+        seconds: 0,
+        host: 'test',
+        device: null,
+        peak_mem_mb: null,
+        attempts: 1,
+        finished_at: new Date(0).toISOString(),
+      });
+      const db2 = openResults(join(cache, 'results.duckdb'));
+      const other: Point = {
+        index: 0,
+        id: 'deadbeef0001',
+        params: {},
+        config: {},
+        stages: { dataset: dsKey, score: key },
+      };
+      expect((await db2.recordPoints('demo', [other])).ok).toBe(true);
+      await db2.close();
+      const wrong = await pefuse([
+        'export',
+        '--dataset',
+        'circo',
+        '--split',
+        'test',
+        '--data-root',
+        root,
+        '--run',
+        'DEADBEEF',
+        '--out',
+        out,
+        '--cache',
+        cache,
+      ]);
+      expect(wrong.exitCode).toBe(2);
+      expect(wrong.stderr).toContain(
+        'pefuse export: --run DEADBEEF: point deadbeef0001 is a run of synthetic val, not CIRCO test; give a point of a CIRCO test run (see `pefuse status`)\n',
+      );
     });
   },
 );

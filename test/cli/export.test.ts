@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../runner/util/npy.js';
@@ -36,7 +36,12 @@ describe('pefuse export', () => {
     const r = await pefuse([...base, '--run', 'p1']);
     expect([r.exitCode, r.stderr]).toEqual([
       2,
-      'pefuse export: --run p1: a point id is hex, as printed by `pefuse status` or `pefuse plan --json`\n',
+      'pefuse export: --run p1: a point id is hexadecimal (digits 0-9 and letters a-f), as `pefuse status` or `pefuse plan --json` print it\n',
+    ]);
+    const short = await pefuse([...base, '--run', 'abc']);
+    expect([short.exitCode, short.stderr]).toEqual([
+      2,
+      'pefuse export: --run abc: give at least 4 (and at most 64) characters of the point id, as `pefuse status` or `pefuse plan --json` print it\n',
     ]);
     const none = await pefuse(base);
     expect([none.exitCode, none.stderr]).toEqual([
@@ -97,6 +102,72 @@ describe('pefuse export', () => {
       102: ['dev-0-0-img0', 'dev-1-0-img0', 'dev-2-0-img0'],
     });
   });
+});
+
+describe('pefuse export --out: folders that cannot hold the files (exit 2, nothing half-written)', () => {
+  const args = (out: string) => {
+    const scores = npyFile(
+      3,
+      8,
+      Float32Array.from({ length: 24 }, (_, i) => 24 - i),
+    );
+    return [
+      'export',
+      '--dataset',
+      'cirr',
+      '--split',
+      'test',
+      '--data-root',
+      cirrRoot(),
+      '--scores',
+      scores,
+      '--out',
+      out,
+    ];
+  };
+
+  it('an existing file, or a path through one', async () => {
+    const file = join(tempDir(), 'notes.txt');
+    writeFileSync(file, 'x');
+    const r = await pefuse(args(file));
+    expect([r.exitCode, r.stderr]).toEqual([
+      2,
+      `pefuse export: --out ${file}: is a file, not a folder; give a folder for the submission files\n`,
+    ]);
+    const below = join(file, 'sub');
+    const r2 = await pefuse(args(below));
+    expect([r2.exitCode, r2.stderr]).toEqual([
+      2,
+      `pefuse export: --out ${below}: ${file} is a file, not a folder, so the folder cannot be created there\n`,
+    ]);
+  });
+
+  it('a folder in the way of one file: neither file is written', async () => {
+    const out = tempDir();
+    mkdirSync(join(out, 'test1_pred_ranks_recall_subset.json'));
+    const r = await pefuse(args(out));
+    expect([r.exitCode, r.stderr]).toEqual([
+      2,
+      `pefuse export: --out ${out}: test1_pred_ranks_recall_subset.json is a folder, so the submission file cannot be written there; move it away or choose another --out\n`,
+    ]);
+    expect(readdirSync(out)).toEqual(['test1_pred_ranks_recall_subset.json']);
+  });
+
+  it.skipIf(!existsSync('/proc/self'))(
+    'a folder that cannot be created or written (Linux /proc) fails at once instead of hanging',
+    async () => {
+      const r = await pefuse(args('/proc/pefuse-test'), { timeout: 30_000 });
+      expect([r.exitCode, r.stderr]).toEqual([
+        2,
+        'pefuse export: --out /proc/pefuse-test: cannot create the folder /proc/pefuse-test (ENOENT); choose another --out\n',
+      ]);
+      const w = await pefuse(args('/proc/self'), { timeout: 30_000 });
+      expect([w.exitCode, w.stderr]).toEqual([
+        2,
+        'pefuse export: --out /proc/self: cannot write test1_pred_ranks_recall.json (ENOENT); nothing was written\n',
+      ]);
+    },
+  );
 });
 
 describe.skipIf(!HAS_SHARED)(

@@ -145,6 +145,22 @@ sweep:
 `;
 
 describe('pefuse plan output', () => {
+  it('keeps two different datasets that share a label apart (#index), and collapses identical entries', async () => {
+    const dir = tempDir();
+    const two = SMALL.replace(
+      'datasets: [{ name: synthetic, n_gallery: 20, n_queries: 5 }]',
+      'datasets: [{ name: synthetic, n_gallery: 20, n_queries: 5 }, { name: synthetic, n_gallery: 30, n_queries: 5 }, { name: synthetic, n_gallery: 20, n_queries: 5 }]',
+    );
+    writeFileSync(join(dir, 'two.yaml'), two);
+    const r = await pefuse(['plan', 'two.yaml', '--cache', join(dir, 'cache')], { cwd: dir });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.split('\n').slice(1, 4)).toEqual([
+      'points: 4',
+      '  dataset: "synthetic/val#0", "synthetic/val#1"',
+      '  mllm.temperature: 0.1, 0.5',
+    ]);
+  });
+
   it('prints points, stages per kind, and each stage with status and reason', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'small.yaml'), SMALL);

@@ -31,6 +31,32 @@ describe('pefuse tokenize: usage errors', () => {
   });
 });
 
+describe('pefuse tokenize: --context, --profile and context_length checks', () => {
+  it('wants a plain whole number from 2 to 4096 and refuses --profile with --clip-vocab', async () => {
+    for (const bad of ['0x10', '1e3', ' 8', '1', '5000', '-3', '7.5']) {
+      const r = await pefuse(['tokenize', '--clip-vocab', 'x.gz', '--context', bad, 'a cat']);
+      expect([r.exitCode, r.stderr]).toEqual([
+        2,
+        `pefuse tokenize: --context expects a whole number from 2 to 4096 (CLIP uses 77, SigLIP2 64), got "${bad}"\n`,
+      ]);
+    }
+    const both = await pefuse(['tokenize', '--clip-vocab', 'x.gz', '--profile', 'clip-vit-b-32', 'a']);
+    expect([both.exitCode, both.stderr]).toEqual([
+      2,
+      'pefuse tokenize: --profile applies to a --model folder and conflicts with --clip-vocab: give --model DIR --profile NAME, or --clip-vocab FILE alone\n',
+    ]);
+  });
+
+  it("names the model folder's file and field for an out-of-range context_length", async () => {
+    const dir = makeModelDir({ json: { profile: 'siglip2-base-patch16-224', context_length: 100000 } });
+    const r = await pefuse(['tokenize', '--model', dir, 'x']);
+    expect([r.exitCode, r.stderr]).toEqual([
+      2,
+      `pefuse tokenize: ${join(dir, 'pefuse-model.json')}: field "context_length" must be a whole number from 2 to 4096, got 100000\n`,
+    ]);
+  });
+});
+
 describe('pefuse tokenize with a SigLIP2 model folder', () => {
   it('prints ids, count, the 64-long row and truncation', async () => {
     const dir = siglipDir(8);
@@ -97,6 +123,17 @@ describe.skipIf(!HAS_SHARED)(
       expect(r.stderr).toBe(
         'pefuse tokenize: stdin line 2: expected a JSON string such as "a photo of a cat", got plain text\n',
       );
+    });
+
+    it('--jsonl keeps one output line per input line: a blank line is the empty text', async () => {
+      const r = await pefuse(['tokenize', '--clip-vocab', CLIP_VOCAB, '--jsonl'], {
+        input: '"a cat"\n\n   \n"a cat"\n',
+      });
+      expect(r.exitCode).toBe(0);
+      const cat = `{"ids":[320,2368],"context":[49406,320,2368,49407${',0'.repeat(73)}],"truncated":false}\n`;
+      const empty = `{"ids":[],"context":[49406,49407${',0'.repeat(75)}],"truncated":false}\n`;
+      expect(r.stdout).toBe(cat + empty + empty + cat);
+      expect(r.stderr).toBe('tokenized 4 texts; 0 longer than 77 tokens (truncated)\n');
     });
 
     it('shows truncation for long texts with --context', async () => {

@@ -57,6 +57,12 @@ export const registerEvaluate: RegisterCommand = (program: Command, io: CliIo) =
           ? await readScores(loaded.value, flags.scores)
           : await readRankings(loaded.value, flags.rankings!);
       if (!ranked.ok) return fail(ranked.error);
+      if (flags.rankings !== undefined) {
+        // A score matrix is ranked deep enough by construction; a user's lists may not be.
+        const { checkRankingDepth } = await import('../../../stages/metrics/rankings-depth.js');
+        const deep = checkRankingDepth(loaded.value, ranked.value, `--rankings ${flags.rankings}`);
+        if (!deep.ok) return fail(deep.error);
+      }
       const result = evaluateRankings(loaded.value, ranked.value);
       if (!result.ok) return fail(result.error);
       io.stdout(flags.json ? `${JSON.stringify(result.value, null, 2)}\n` : formatMetricsTable(result.value));

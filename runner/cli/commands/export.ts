@@ -41,8 +41,9 @@ export const registerExport: RegisterCommand = (program: Command, io: CliIo) => 
         '../../../stages/metrics/cli-input.js'
       );
       const { buildSubmissions } = await import('../../../stages/metrics/export.js');
-      const { mkdir, writeFile } = await import('node:fs/promises');
-      const { join } = await import('node:path');
+      const { ensureOutFolder, writeAllOrNothing } = await import(
+        '../../../stages/metrics/write-submissions.js'
+      );
 
       const loaded = await loadFromFlags(flags, ['cirr', 'circo']);
       if (!loaded.ok) return fail(loaded.error);
@@ -67,23 +68,19 @@ export const registerExport: RegisterCommand = (program: Command, io: CliIo) => 
         flags.run !== undefined
           ? `--run ${flags.run}`
           : flags.scores !== undefined
-            ? '--scores'
-            : '--rankings',
+            ? `--scores ${flags.scores}`
+            : `--rankings ${flags.rankings}`,
       );
       if (!files.ok) return fail(files.error);
-      try {
-        await mkdir(flags.out, { recursive: true });
-      } catch (e) {
-        return fail(
-          `--out ${flags.out}: cannot create the folder (${(e as NodeJS.ErrnoException).code ?? e})`,
-        );
-      }
-      for (const f of files.value) {
-        const path = join(flags.out, f.name);
-        const text = JSON.stringify(f.content);
-        await writeFile(path, text);
+      const folder = await ensureOutFolder(flags.out);
+      if (!folder.ok) return fail(folder.error);
+      const texts = files.value.map((f) => ({ ...f, text: JSON.stringify(f.content) }));
+      const written = await writeAllOrNothing(flags.out, texts);
+      if (!written.ok) return fail(written.error);
+      for (const [i, f] of texts.entries()) {
+        const path = written.value[i]!;
         io.stdout(`wrote ${path} (${f.queries} queries, top-${f.listLength})\n`);
-        if (loaded.value.dataset === 'cirr' && Buffer.byteLength(text) > CIRR_MAX_BYTES)
+        if (loaded.value.dataset === 'cirr' && Buffer.byteLength(f.text) > CIRR_MAX_BYTES)
           io.stderr(`pefuse export: warning: ${path} is larger than the CIRR server's 5 MB limit\n`);
       }
     });

@@ -3,7 +3,8 @@
  * retrieval model's tokenizer sees texts — the ids (without start/end tokens), their count, the
  * model-ready fixed-length row and whether the text was truncated (MLLM descriptions often exceed
  * CLIP's 77 tokens). With `--jsonl`, reads one JSON string per stdin line and writes one JSON object
- * per line: `{"ids": [...], "context": [...], "truncated": true|false}`.
+ * per line: `{"ids": [...], "context": [...], "truncated": true|false}` (a blank line is the empty text, so
+ * output line N always belongs to input line N).
  */
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
@@ -25,12 +26,24 @@ async function loadTokenizer(
   io: CliIo,
 ): Promise<{ ok: true; tok: TextTokenizer } | { ok: false; message: string }> {
   const { resolve } = await import('node:path');
+  const { MAX_CONTEXT_LENGTH, MIN_CONTEXT_LENGTH } = await import('../../../stages/embed/tokenizer/index.js');
   let context: number | undefined;
   if (opts.context !== undefined) {
-    context = Number(opts.context);
-    if (!Number.isInteger(context) || context < 2) {
-      return { ok: false, message: `--context expects an integer ≥ 2, got "${opts.context}"` };
+    // A plain decimal: Number() would also take "0x10", "1e3" or " 8 ".
+    context = /^\d{1,9}$/.test(opts.context) ? Number(opts.context) : Number.NaN;
+    if (!(context >= MIN_CONTEXT_LENGTH && context <= MAX_CONTEXT_LENGTH)) {
+      return {
+        ok: false,
+        message: `--context expects a whole number from ${MIN_CONTEXT_LENGTH} to ${MAX_CONTEXT_LENGTH} (CLIP uses 77, SigLIP2 64), got "${opts.context}"`,
+      };
     }
+  }
+  if (opts.profile !== undefined && opts.clipVocab !== undefined) {
+    return {
+      ok: false,
+      message:
+        '--profile applies to a --model folder and conflicts with --clip-vocab: give --model DIR --profile NAME, or --clip-vocab FILE alone',
+    };
   }
   if ((opts.model === undefined) === (opts.clipVocab === undefined)) {
     return {
@@ -85,8 +98,11 @@ export function registerTokenize(program: Command, io: CliIo, setExit: (code: nu
       'with --clip-vocab: literal special-token names, openai or openclip',
       'openai',
     )
-    .option('--context <n>', 'context length (default: the model’s, 77 for --clip-vocab)')
-    .option('--jsonl', 'read one JSON string per stdin line, write one JSON object per line')
+    .option('--context <n>', 'context length, 2..4096 (default: the model’s, 77 for --clip-vocab)')
+    .option(
+      '--jsonl',
+      'read one JSON string per stdin line, write one JSON object per line (a blank line is the empty text)',
+    )
     .action(async (texts: string[], opts: TokenizeOpts) => {
       const fail = (msg: string) => {
         io.stderr(`pefuse tokenize: ${msg}\n`);
@@ -108,12 +124,14 @@ export function registerTokenize(program: Command, io: CliIo, setExit: (code: nu
         const out: string[] = [];
         for await (const line of rl) {
           lineNo++;
-          if (line.trim() === '') continue;
-          let text: unknown;
-          try {
-            text = JSON.parse(line);
-          } catch {
-            text = undefined;
+          // A blank line is the empty text: every input line gets exactly one output line.
+          let text: unknown = '';
+          if (line.trim() !== '') {
+            try {
+              text = JSON.parse(line);
+            } catch {
+              text = undefined;
+            }
           }
           if (typeof text !== 'string') {
             bad = `stdin line ${lineNo}: expected a JSON string such as "a photo of a cat", got ${line.slice(0, 60)}`;

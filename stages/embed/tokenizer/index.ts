@@ -11,6 +11,14 @@ import { loadHfTokenizer } from './hf.js';
 
 export type { TokenizedText } from './clip-bpe.js';
 
+/**
+ * The context lengths pefuse accepts (`--context`, `context_length` in pefuse-model.json). CLIP uses 77 and
+ * SigLIP2 64; a row must hold the start and end tokens, and no text tower here has more than 4096 positions
+ * (a larger value is a typo that would only allocate huge rows).
+ */
+export const MIN_CONTEXT_LENGTH = 2;
+export const MAX_CONTEXT_LENGTH = 4096;
+
 export interface TextTokenizer {
   readonly contextLength: number;
   /** How many leading positions of a row carry text (for an optional attention mask). */
@@ -23,6 +31,11 @@ export async function loadTextTokenizer(
   cfg: EmbedModelConfig,
 ): Promise<Result<TextTokenizer, string>> {
   const ctx = cfg.context_length;
+  if (!(ctx >= MIN_CONTEXT_LENGTH && ctx <= MAX_CONTEXT_LENGTH))
+    // Built-in profiles are in range, so an out-of-range value comes from the folder's file.
+    return err(
+      `${join(dir, 'pefuse-model.json')}: field "context_length" must be a whole number from ${MIN_CONTEXT_LENGTH} to ${MAX_CONTEXT_LENGTH}, got ${ctx}`,
+    );
   if (cfg.tokenizer === 'clip-bpe') {
     const path = join(dir, cfg.clip_vocab);
     const v = await loadClipVocab(path);

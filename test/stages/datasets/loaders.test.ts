@@ -12,6 +12,9 @@ async function load(opts: LoadOptions): Promise<LoadedDataset> {
   return r.value;
 }
 
+const EMPTY =
+  'holds no queries (an empty JSON array or object); check that --data-root points at the official annotation files';
+
 async function loadError(opts: LoadOptions): Promise<string> {
   const r = await loadDataset(opts);
   if (r.ok) throw new Error('expected a load error');
@@ -59,7 +62,7 @@ describe('CIRR loader', () => {
       reference: 'dev-0-0-img0',
       target_hard: 'dev-1-0-img0',
       caption: 'a',
-      img_set: { id: 1, members: ['dev-0-0-img0'] },
+      img_set: { id: 1, members: ['dev-0-0-img0', 'dev-1-0-img0'] },
       ...over,
     });
     const cases: [unknown, string][] = [
@@ -70,6 +73,19 @@ describe('CIRR loader', () => {
         [rec({ img_set: { id: 1, members: ['dev-0-0-img0', 'zz'] } })],
         `record 0, field "img_set.members[1]": "zz" is not in split.rc2.val.json`,
       ],
+      [
+        [rec({ img_set: { id: 1, members: ['dev-0-0-img0', 'dev-2-0-img0'] } })],
+        `record 0, field "img_set.members": does not contain target_hard "dev-1-0-img0" (Recall_subset ranks the target among the members)`,
+      ],
+      [
+        [rec({}), rec({ pairid: 2, img_set: { id: 1, members: [] } })],
+        `record 1, field "img_set.members": expected the img_set members (6 image names), got an empty array`,
+      ],
+      [
+        [rec({ target_hard: 'dev-0-0-img0' })],
+        `record 0, field "target_hard": equals the reference "dev-0-0-img0"; the reference is removed from the ranking, so this query could never be a hit`,
+      ],
+      [[], EMPTY],
       [[rec({ caption: undefined })], `record 0, field "caption": expected a string, it is missing`],
       [[rec({ img_set: 3 })], `record 0, field "img_set": expected an object, got 3`],
       [{ a: 1 }, `field "(top level)": expected a JSON array of records, got an object`],
@@ -117,6 +133,28 @@ describe('Fashion-IQ loader', () => {
     );
     expect(await loadError({ dataset: 'fashioniq', split: 'val', root })).toBe(
       'Fashion-IQ needs a category (dress, shirt or toptee)',
+    );
+  });
+
+  it('warns about a candidate missing from the split file; refuses empty files', async () => {
+    const root = fashionIqRoot();
+    const file = writeJson(root, 'captions/cap.dress.val.json', [
+      { target: 'A1', candidate: 'A0', captions: ['x', 'y'] },
+      { target: 'A1', candidate: 'Z9', captions: ['x', 'y'] },
+      { target: 'A1', candidate: 'Z8', captions: ['x', 'y'] },
+    ]);
+    const d = await load({ dataset: 'fashioniq', split: 'val', root, category: 'dress' });
+    expect(d.warnings).toEqual([
+      `${file}: record 1, field "candidate": "Z9" is not in split.dress.val.json (nor are 1 more candidates); ` +
+        'every official reference is in its category gallery: check the category and split files',
+    ]);
+    writeJson(root, 'captions/cap.dress.val.json', []);
+    expect(await loadError({ dataset: 'fashioniq', split: 'val', root, category: 'dress' })).toBe(
+      `${file}: ${EMPTY}`,
+    );
+    const split = writeJson(root, 'image_splits/split.dress.val.json', []);
+    expect(await loadError({ dataset: 'fashioniq', split: 'val', root, category: 'dress' })).toBe(
+      `${split}: holds no images (an empty JSON array or object); check that --data-root points at the official annotation files`,
     );
   });
 
@@ -177,6 +215,28 @@ describe('CIRCO loader', () => {
   });
 });
 
+describe('CIRCO loader: what the server code assumes', () => {
+  it('requires target_img_id == gt_img_ids[0] and at least one query', async () => {
+    const root = circoRoot();
+    const file = writeJson(root, 'annotations/val.json', [
+      {
+        reference_img_id: 1000,
+        target_img_id: 1002,
+        relative_caption: 'x',
+        shared_concept: 'c',
+        gt_img_ids: [1001, 1002],
+        id: 0,
+        semantic_aspects: [],
+      },
+    ]);
+    expect(await loadError({ dataset: 'circo', split: 'val', root })).toBe(
+      `${file}: record 0, field "target_img_id": 1002 differs from gt_img_ids[0] 1001 (CIRCO's target is always the first ground truth)`,
+    );
+    writeJson(root, 'annotations/val.json', []);
+    expect(await loadError({ dataset: 'circo', split: 'val', root })).toBe(`${file}: ${EMPTY}`);
+  });
+});
+
 describe('GeneCIS loader', () => {
   it('builds per-sample galleries [target] + gallery (duplicates kept) and a distinct-image gallery', async () => {
     const root = genecisRoot();
@@ -209,6 +269,10 @@ describe('GeneCIS loader', () => {
     );
     expect(await loadError({ dataset: 'genecis', split: 'test', root, task: 'focus_object' })).toBe(
       'GeneCIS has a single evaluation split: use --split val',
+    );
+    const empty = writeJson(root, 'change_object.json', []);
+    expect(await loadError({ dataset: 'genecis', split: 'val', root, task: 'change_object' })).toBe(
+      `${empty}: ${EMPTY}`,
     );
   });
 });

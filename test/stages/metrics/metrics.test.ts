@@ -137,7 +137,7 @@ describe('CIRR metrics: reference removed, subset over the 5 non-reference membe
     expect(buildSubmissions(d, unwrap(rankingsFromJson(d, short)), '--rankings')).toEqual({
       ok: false,
       error:
-        '--rankings: query "100" ranks 1 images besides the reference; the recall submission needs the top 7',
+        '--rankings: query "100" ranks 1 images besides the reference; the recall submission needs the top 7 (give longer lists, full rankings or --scores)',
     });
     const noSubset = {
       100: [1, 6, 7, 2, 3, 4, 5].map(img),
@@ -244,27 +244,31 @@ describe('bad input messages', () => {
     const cases: [NpyArray, string][] = [
       [
         { dtype: '<i4', shape: [3, 8], data: new Int32Array(24) },
-        '--scores must hold float32 or float64 scores, got int32',
+        '--scores: unsupported .npy dtype int32 (<i4): expected float32 or float64, little-endian',
       ],
       [
         { dtype: '<f4', shape: [24], data: new Float32Array(24) },
-        '--scores must be a 2-D matrix [queries, gallery], got shape (24)',
+        '--scores: must be a 2-D matrix [queries, gallery], got shape (24)',
       ],
-      [f32([row, row]), '--scores has 2 rows but CIRR val has 3 queries (annotation-file order)'],
+      [f32([row, row]), '--scores: has 2 rows but CIRR val has 3 queries (annotation-file order)'],
       [
         f32([row.slice(1), row.slice(1), row.slice(1)]),
-        '--scores has 7 columns but the CIRR val gallery has 8 images (split-file key order)',
+        '--scores: has 7 columns but the CIRR val gallery has 8 images (split-file key order)',
       ],
       [
         f32([row, row, [0, 0, 0, Number.NaN, 0, 0, 0, 0]]),
-        '--scores has NaN at row 2, column 3 (query "102")',
+        '--scores: has NaN at row 2, column 3 (query "102"); scores must be finite numbers',
+      ],
+      [
+        f32([row, [0, Number.NEGATIVE_INFINITY, 0, 0, 0, 0, 0, 0], row]),
+        '--scores: has -Infinity at row 1, column 1 (query "101"); scores must be finite numbers',
       ],
     ];
     for (const [npy, error] of cases) expect(rankingsFromScores(cirr, npy)).toEqual({ ok: false, error });
     const fiq = await load({ dataset: 'fashioniq', split: 'val', root: fashionIqRoot(), category: 'dress' });
     expect(rankingsFromScores(fiq, f32([[0], [0]]))).toEqual({
       ok: false,
-      error: '--scores has 1 columns but the Fashion-IQ dress val gallery has 5 images (split array order)',
+      error: '--scores: has 1 columns but the Fashion-IQ dress val gallery has 5 images (split array order)',
     });
     const gen = await load({ dataset: 'genecis', split: 'val', root: genecisRoot(), task: 'focus_object' });
     expect(
@@ -278,13 +282,13 @@ describe('bad input messages', () => {
     ).toEqual({
       ok: false,
       error:
-        '--scores has 3 columns but GeneCIS focus_object samples have 4 candidates each ([target] + gallery)',
+        '--scores: has 3 columns but GeneCIS focus_object samples have 4 candidates each ([target] + gallery)',
     });
     const root = circoRoot({ info: false });
     const circo = await load({ dataset: 'circo', split: 'val', root });
     expect(rankingsFromScores(circo, f32([[0], [0]]))).toEqual({
       ok: false,
-      error: `--scores cannot be mapped to image ids: ${circo.warnings[0]}. Use --rankings instead`,
+      error: `--scores: cannot be mapped to image ids: ${circo.warnings[0]}. Use --rankings instead`,
     });
   });
 
@@ -292,37 +296,41 @@ describe('bad input messages', () => {
     const cirr = await load({ dataset: 'cirr', split: 'val', root: cirrRoot() });
     const ok = ['dev-1-0-img0'];
     const cases: [unknown, string][] = [
-      [[ok], '--rankings must be a JSON object {"<pairid>": [ids...]}, got an array'],
+      [[ok], '--rankings: must be a JSON object {"<pairid>": [ids...]}, got an array'],
       [
         { 100: ok, 101: ok, 102: ok, 7: ok },
-        '--rankings has an unknown query key "7" (CIRR val queries are keyed by pairid)',
+        '--rankings: unknown query key "7" (CIRR val queries are keyed by pairid)',
       ],
-      [{ 100: ok, 102: ok }, '--rankings has no ranking for query "101" (3 queries expected, 2 given)'],
-      [{ 100: 'x', 101: ok, 102: ok }, '--rankings["100"] must be an array of image ids'],
-      [{ 100: [3], 101: ok, 102: ok }, '--rankings["100"][0] must be an image name string, got 3'],
+      [{ 100: ok, 102: ok }, '--rankings: no ranking for query "101" (3 queries expected, 2 given)'],
+      [{ 100: 'x', 101: ok, 102: ok }, '--rankings: query "100" must map to an array of image ids'],
+      [
+        { 100: [3], 101: ok, 102: ok },
+        '--rankings: query "100", item [0] must be an image name string, got 3',
+      ],
       [
         { 100: ['dev-1-0-img0.png'], 101: ok, 102: ok },
-        '--rankings["100"][0]: unknown image id "dev-1-0-img0.png" (not in the CIRR val gallery)',
+        '--rankings: query "100", item [0]: unknown image id "dev-1-0-img0.png" (not in the CIRR val gallery)',
       ],
       [
         { 100: [...ok, ...ok], 101: ok, 102: ok },
-        '--rankings["100"] has a duplicate id "dev-1-0-img0" (at [0] and [1]): ids must be unique per query',
+        '--rankings: query "100" has a duplicate id "dev-1-0-img0" (at [0] and [1]): ids must be unique per query',
       ],
     ];
     for (const [json, error] of cases) expect(rankingsFromJson(cirr, json)).toEqual({ ok: false, error });
     const circo = await load({ dataset: 'circo', split: 'val', root: circoRoot() });
     expect(rankingsFromJson(circo, { 0: [1000, '1001', 1.5], 1: [] })).toEqual({
       ok: false,
-      error: '--rankings["0"][2] must be an integer image id, got 1.5',
+      error: '--rankings: query "0", item [2] must be an integer image id, got 1.5',
     });
     expect(rankingsFromJson(circo, { 0: [5], 1: [] })).toEqual({
       ok: false,
-      error: '--rankings["0"][0]: unknown image id 5 (not in the CIRCO val gallery)',
+      error: '--rankings: query "0", item [0]: unknown image id 5 (not in the CIRCO val gallery)',
     });
     const gen = await load({ dataset: 'genecis', split: 'val', root: genecisRoot(), task: 'focus_object' });
     expect(rankingsFromJson(gen, { 0: [0, 4], 1: [] })).toEqual({
       ok: false,
-      error: '--rankings["0"][1]: position 4 is outside the sample\'s gallery (0..3, [target] + gallery)',
+      error:
+        '--rankings: query "0", item [1]: position 4 is outside the sample\'s gallery (0..3, [target] + gallery)',
     });
   });
 

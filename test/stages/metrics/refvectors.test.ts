@@ -248,7 +248,7 @@ describe.skipIf(!HAS_SHARED)(TITLE, () => {
       const bad = { ...rv.inputs.predictions, '0': [...list.slice(0, 49), list[0]] };
       expect(rankingsFromJson(loaded, bad)).toEqual({
         ok: false,
-        error: `--rankings["0"] has a duplicate id ${list[0]} (at [0] and [49]): ids must be unique per query`,
+        error: `--rankings: query "0" has a duplicate id ${list[0]} (at [0] and [49]): ids must be unique per query`,
       });
     });
   });
