@@ -10,7 +10,7 @@ import { buildPlan, type PlanStore } from '../plan/build.js';
 import type { Plan } from '../plan/types.js';
 import { openStore, resolveCacheRoot, resolveDbFile } from '../store/index.js';
 import type { Result } from '../util/result.js';
-import type { CliIo } from './io.js';
+import { CliExit, type CliIo, EXIT_USAGE } from './io.js';
 
 export interface GlobalOptions {
   cache?: string;
@@ -23,6 +23,9 @@ export function globals(cmd: Command): GlobalOptions {
 }
 
 export function cacheRootOf(cmd: Command, io: CliIo): string {
+  const flag = globals(cmd).cache;
+  if (flag !== undefined && flag.trim() === '')
+    throw new CliExit(EXIT_USAGE, 'pefuse: --cache expects a folder, got an empty string');
   return resolveCacheRoot({ flag: globals(cmd).cache, env: io.env, cwd: io.cwd });
 }
 

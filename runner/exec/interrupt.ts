@@ -10,6 +10,11 @@ import { killAllWorkers } from './worker.js';
 export interface InterruptHandle {
   drain: AbortSignal;
   kill: AbortSignal;
+  /**
+   * The run is over (only the summary and bookkeeping remain): a later Ctrl-C exits at once, quietly,
+   * instead of announcing a drain or a kill after the run's summary.
+   */
+  finished(): void;
   dispose(): void;
 }
 
@@ -22,7 +27,9 @@ export function installInterruptHandler(emit: EventSink, proc: NodeJS.Process = 
   const drain = new AbortController();
   const kill = new AbortController();
   let count = 0;
+  let over = false;
   const onSignal = () => {
+    if (over) proc.exit(130);
     count++;
     if (count === 1) {
       emit({ type: 'interrupt', force: false, message: DRAIN_MESSAGE });
@@ -47,6 +54,9 @@ export function installInterruptHandler(emit: EventSink, proc: NodeJS.Process = 
   return {
     drain: drain.signal,
     kill: kill.signal,
+    finished() {
+      over = true;
+    },
     dispose() {
       proc.off('SIGINT', onSignal);
       proc.off('SIGTERM', onSignal);

@@ -37,6 +37,11 @@ describe('pefuse run: usage errors exit 2 before anything runs', () => {
       2,
       'pefuse run: --gpus: expected a comma-separated list of GPU indices or UUIDs such as "0,1" or "GPU-5f1c…" (see nvidia-smi -L), got "0,,1"\n',
     ]);
+    const cache = await pefuse(['--cache', '', 'run', DEMO]);
+    expect([cache.exitCode, cache.stderr]).toEqual([
+      2,
+      'pefuse: --cache expects a folder, got an empty string\n',
+    ]);
     const word = await pefuse(['run', DEMO, '--gpus', 'abc']);
     expect([word.exitCode, word.stderr]).toEqual([
       2,

@@ -77,7 +77,7 @@ export function registerGc(program: Command, io: CliIo, setExit: (code: number) 
         let olderThanDays: number | undefined;
         if (opts.olderThan !== undefined) {
           olderThanDays = Number(opts.olderThan);
-          if (!Number.isFinite(olderThanDays) || olderThanDays < 0) {
+          if (opts.olderThan.trim() === '' || !Number.isFinite(olderThanDays) || olderThanDays < 0) {
             io.stderr(`pefuse gc: --older-than expects a number of days (>= 0), got "${opts.olderThan}"\n`);
             setExit(EXIT_USAGE);
             return;

@@ -142,6 +142,7 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
       kill: interrupt.kill,
       argv: ['run', spec, ...process.argv.slice(3)],
     });
+    interrupt.finished();
     reporter.close();
     const finished = plan.stages.filter((s) => {
       const o = r.outcomes.get(s.key);
