@@ -8,7 +8,8 @@
  * Every problem is a message naming `--out` (the command prefixes it and exits 2).
  */
 import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { nearestExisting } from '../../runner/util/nearest.js';
 import { err, ok, type Result } from '../../runner/util/result.js';
 
 function errnoText(e: unknown): string {
@@ -42,25 +43,15 @@ async function kindOf(path: string): Promise<'dir' | 'other' | 'missing' | { err
 
 /** Makes sure `out` is a folder, creating the missing parts one by one. */
 export async function ensureOutFolder(out: string): Promise<Result<void, string>> {
-  const target = resolve(out);
-  const missing: string[] = [];
-  let at = target;
-  for (;;) {
-    const k = await kindOf(at);
-    if (k === 'dir') break;
-    if (k === 'other')
-      return err(
-        at === target
-          ? `--out ${out}: is a file, not a folder; give a folder for the submission files`
-          : `--out ${out}: ${at} is a file, not a folder, so the folder cannot be created there`,
-      );
-    if (k !== 'missing') return err(`--out ${out}: cannot inspect ${at} (${errnoText(k.error)})`);
-    missing.unshift(at);
-    const up = dirname(at);
-    if (up === at) return err(`--out ${out}: no part of the path exists`);
-    at = up;
-  }
-  for (const dir of missing) {
+  const n = await nearestExisting(out);
+  if (n.kind === 'error') return err(`--out ${out}: cannot inspect ${n.at} (${errnoText(n.error)})`);
+  if (n.kind === 'file')
+    return err(
+      n.missing.length === 0
+        ? `--out ${out}: is a file, not a folder; give a folder for the submission files`
+        : `--out ${out}: ${n.at} is a file, not a folder, so the folder cannot be created there`,
+    );
+  for (const dir of n.missing) {
     try {
       await mkdir(dir);
     } catch (e) {

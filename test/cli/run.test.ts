@@ -159,7 +159,7 @@ describe('pefuse run: the cache folder and the output pipe are checked like inpu
     const under = await pefuse(['--cache', join(file, 'sub'), 'run', DEMO]);
     expect([under.exitCode, under.stderr]).toEqual([
       2,
-      `pefuse run: cannot use the cache ${join(file, 'sub')}: a parent of it is a file; pass --cache DIR (or set PEFUSE_CACHE) to a folder\n`,
+      `pefuse run: cannot create the cache ${join(file, 'sub')}: ${file} is a file; pass --cache DIR (or set PEFUSE_CACHE) to a folder\n`,
     ]);
     const status = await pefuse(['--cache', file, 'status']);
     expect([status.exitCode, status.stderr]).toEqual([
