@@ -11,7 +11,11 @@ import type { PlanContext } from '../runner/plan/stage.js';
 import type { DatasetSpec, PointConfig } from '../runner/spec/types.js';
 import { canonicalJson, type JsonValue, sha256Hex } from '../runner/util/json.js';
 import { loadDataset } from './datasets/index.js';
-import { SYNTHETIC_GENERATOR_VERSION, SYNTHETIC_LIMITS } from './datasets/synthetic/generate.js';
+import {
+  SYNTHETIC_DEFAULTS,
+  SYNTHETIC_GENERATOR_VERSION,
+  SYNTHETIC_LIMITS,
+} from './datasets/synthetic/generate.js';
 import type { BenchmarkName, FashionIqCategory, GenecisTask } from './datasets/types.js';
 import { modelIdentity } from './embed/model/identity.js';
 import { DEFAULT_CAPTION_PROMPT, DEFAULT_COMPOSE_PROMPT } from './mllm/prompts.js';
@@ -177,10 +181,12 @@ async function datasetFacts(
 ): Promise<PointFacts['dataset']> {
   if (d.name === 'synthetic') {
     checkSyntheticRanges(d, index, ctx, diagnostics);
+    const n = d.n_queries ?? SYNTHETIC_DEFAULTS.n_queries;
     return {
       data: { generator: `synthetic/${SYNTHETIC_GENERATOR_VERSION}` },
-      queries: d.n_queries ?? 80,
-      gallery: d.n_gallery ?? 240,
+      // `limit` keeps the first N queries (as the dataset stage does), so plan counts what will run.
+      queries: d.limit !== undefined ? Math.min(d.limit, n) : n,
+      gallery: d.n_gallery ?? SYNTHETIC_DEFAULTS.n_gallery,
       root: null,
       images: null,
     };

@@ -64,7 +64,9 @@ export function explainChange(now: KeyRecord, before: KeyRecord): string {
   if (canonicalJson(now.model) !== canonicalJson(before.model)) return 'model changed';
   if (canonicalJson(now.data) !== canonicalJson(before.data)) return 'data changed';
   if (canonicalJson(now.inputs) !== canonicalJson(before.inputs)) return 'input changed';
-  return 'scheme changed';
+  if (now.scheme !== before.scheme) return 'scheme changed';
+  // The very record ran before: its result left the cache (gc, a withdrawn manifest, deleted by hand).
+  return 'computed before, no longer in the cache';
 }
 
 function show(v: unknown): string {

@@ -46,8 +46,12 @@ export function expandPoints(
   const points: DraftPoint[] = [];
   const seen = new Set<string>();
   const labels = distinctLabels(datasets, datasetLabel);
+  // A point's id names its whole configuration, not only its swept values: the same sweep values under
+  // another `--set`, `--limit` or edited spec are another point (their metrics must never be mixed).
+  const baseText = canonicalJson(base);
   for (const [i, dataset] of datasets.entries()) {
     const label = labels[i]!;
+    const context = `${baseText}\u0000${canonicalJson(dataset as unknown as JsonValue)}`;
     for (const a of assignments) {
       // Copy-on-write: only the blocks an assignment changes are copied; the others stay shared by
       // reference across points (cheaper for 100k-point grids, and identity-cached when keyed).
@@ -65,7 +69,11 @@ export function expandPoints(
         if (seen.has(key)) continue;
         seen.add(key);
         checkBlocks(config, a.get('mode')?.span ?? modeSpan, reported, diagnostics);
-        points.push({ params, config, id: sha256Hex(key).slice(0, 12) });
+        points.push({
+          params,
+          config,
+          id: sha256Hex(`${key}\u0000${seeds[r]}\u0000${context}`).slice(0, 12),
+        });
       }
     }
   }

@@ -84,7 +84,14 @@ export function ttyReporter(io: ReporterIo, opts: { intervalMs?: number } = {}):
     const w = table[0]!.map((_, i) => Math.max(...table.map((t) => t[i]!.length)));
     for (const t of table)
       lines.push(`  ${t.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ')}`);
-    return `${lines.join('\n')}\n`;
+    // A line wider than the terminal wraps, and the cursor-up of the next redraw would then leave
+    // copies of the table behind: clip every line to the width.
+    const cols = io.columns?.();
+    const fit =
+      cols !== undefined && cols > 1
+        ? (l: string) => (l.length < cols ? l : `${l.slice(0, cols - 2)}…`)
+        : (l: string) => l;
+    return `${lines.map(fit).join('\n')}\n`;
   };
   const erase = () => (shown > 0 ? `\x1b[${shown}A\r${CLEAR_TO_END}` : '');
   const redraw = (above = '') => {

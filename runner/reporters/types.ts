@@ -5,6 +5,8 @@ export interface ReporterIo {
   write(text: string): void;
   /** Milliseconds, monotonic (injected so tests are deterministic). */
   now(): number;
+  /** The terminal's width in columns, read at each redraw (the tty reporter clips to it). */
+  columns?: () => number | undefined;
 }
 
 export interface Reporter {

@@ -2,7 +2,9 @@
  * Garbage collection (`pefuse gc`). Keeps every reachable stage and everything it refers to:
  *
  * 1. Stage dirs whose key is not reachable are removed, unless a live process holds their lock
- *    (a running stage), or `olderThanDays` is set and the dir was modified more recently.
+ *    (a running stage), or they were modified within the grace period (a concurrent `pefuse run` with
+ *    other `--set` values may just have published them), or `olderThanDays` is set and the dir was
+ *    modified more recently.
  * 2. Objects are kept when any remaining manifest or journal refers to them (a `{sha256, size}` pair at
  *    any depth of the JSON), or when they are younger than the grace period (a running `pefuse run`
  *    may have stored one and not journaled it yet); the rest are removed.
@@ -52,7 +54,7 @@ export async function collectGarbage(store: Store, opts: GcOptions): Promise<GcR
     }
     const dir = stages.dirOf(key);
     const { bytes, newestMs } = await du(dir);
-    if (newestMs > cutoff) {
+    if (newestMs > cutoff || now - newestMs < graceMs) {
       kept.push(key);
       continue;
     }

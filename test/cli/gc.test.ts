@@ -148,3 +148,24 @@ describe('pefuse gc', () => {
     expect(bad.stderr).toBe('pefuse gc: --older-than expects a number of days (>= 0), got "week"\n');
   });
 });
+
+describe('pefuse gc beside runs with overrides', () => {
+  it('keeps stages published within the hour; --limit (like --set) makes an override run reachable', async () => {
+    const { dir, cache } = await project();
+    const store = openStore(cache);
+    // The dataset stage of a `run --limit 2`: unreachable from the plain spec.
+    const limited = await pefuse(['plan', 'experiments/mini.yaml', '--json', '--limit', '2'], { cwd: dir });
+    const key = (JSON.parse(limited.stdout) as { stages: { key: StageKey }[] }).stages[0]!.key;
+    await publish(cache, key, await store.objects.put('limited run output'));
+
+    const wouldRemove = async (args: string[]) =>
+      (await pefuse(['gc', '--dry-run', ...args], { cwd: dir })).stdout.split('\n')[1]!.split(',')[0];
+    // Fresh: kept (a concurrent run may have just published it).
+    expect(await wouldRemove([])).toBe('would remove 2 stages');
+    // An hour later it goes, unless gc is told about the override.
+    backdate(join(cache, 'stages', key), 2 * 3_600_000);
+    expect(await wouldRemove([])).toBe('would remove 3 stages');
+    expect(await wouldRemove(['--limit', '2'])).toBe('would remove 2 stages');
+    expect(await wouldRemove(['--set', 'datasets.0.limit=2'])).toBe('would remove 2 stages');
+  });
+});

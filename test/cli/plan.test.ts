@@ -2,7 +2,7 @@
  * `pefuse plan` and `pefuse explain` through the real CLI: the example specs plan with the expected
  * stage counts (shared work planned once), cache status and reasons, and the key record printout.
  */
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { KeyRecord } from '../../runner/plan/stage.js';
@@ -246,6 +246,14 @@ KEY  metrics       metrics        run     new         -  official          1
       'score:run:input changed',
       'metrics:run:input changed',
     ]);
+
+    // A stage that ran but left the cache (gc, or deleted by hand) says so.
+    rmSync(join(cache, 'stages', plan.stages[1]!.key), { recursive: true });
+    const third = await pefuse(['plan', 'small.yaml', '--json', '--cache', cache], { cwd: dir });
+    const p3 = JSON.parse(third.stdout) as PlanJson;
+    expect(`${p3.stages[1]!.status}:${p3.stages[1]!.reason}`).toBe(
+      'run:computed before, no longer in the cache',
+    );
   });
 });
 

@@ -14,7 +14,8 @@ import type { GcReport } from '../../store/types.js';
 import { checkCacheDir } from '../cache-dir.js';
 import type { CliIo } from '../io.js';
 import { EXIT_USAGE } from '../io.js';
-import { cacheRootOf, planSpec, printDiagnostics } from '../planning.js';
+import { limitOverrides } from '../limit.js';
+import { cacheRootOf, collect, planSpec, printDiagnostics } from '../planning.js';
 
 /** Human byte counts: 0 B, 812 B, 4.2 KiB, 1.3 GiB. */
 export function formatBytes(n: number): string {
@@ -66,12 +67,19 @@ export function registerGc(program: Command, io: CliIo, setExit: (code: number) 
     .description('remove cache entries that no spec under experiments/ (or the given specs) reaches')
     .argument('[specs...]', 'specs whose stages to keep (default: experiments/*.yaml)')
     .option('--dry-run', 'report what would be removed, delete nothing')
+    .option(
+      '--set <path=value>',
+      'keep the stages of the specs with this override too (repeatable)',
+      collect,
+      [],
+    )
+    .option('--limit <n>', 'keep the stages of the specs run with --limit N too')
     .option('--older-than <days>', 'only remove unreachable entries not modified for this many days')
     .option('--json', 'print the counts as JSON')
     .action(
       async (
         specsArg: string[],
-        opts: { dryRun?: boolean; olderThan?: string; json?: boolean },
+        opts: { dryRun?: boolean; olderThan?: string; json?: boolean; set: string[]; limit?: string },
         cmd: Command,
       ) => {
         let olderThanDays: number | undefined;
@@ -97,13 +105,18 @@ export function registerGc(program: Command, io: CliIo, setExit: (code: number) 
         const reachable = new Set<StageKey>();
         let broken = 0;
         for (const spec of specs) {
-          const plan = await planSpec(spec, io, { overrides: [], cacheRoot, withStore: false });
-          if (!plan.ok) {
-            printDiagnostics(io, plan.error);
-            broken++;
-            continue;
+          const limit = opts.limit === undefined ? [] : limitOverrides('gc', spec, opts.limit, io);
+          const overrides = [...opts.set, ...limit];
+          // The spec as written, and (with --set/--limit) as run with those overrides: both are kept.
+          for (const o of overrides.length > 0 ? [[], overrides] : [[]]) {
+            const plan = await planSpec(spec, io, { overrides: o, cacheRoot, withStore: false });
+            if (!plan.ok) {
+              printDiagnostics(io, plan.error);
+              broken++;
+              break;
+            }
+            for (const s of plan.value.stages) reachable.add(s.key);
           }
-          for (const s of plan.value.stages) reachable.add(s.key);
         }
         if (broken > 0) {
           io.stderr(

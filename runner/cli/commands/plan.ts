@@ -3,7 +3,15 @@ import type { Command } from 'commander';
 import { planJson, planText } from '../../plan/view.js';
 import type { CliIo } from '../io.js';
 import { EXIT_USAGE } from '../io.js';
+import { limitOverrides } from '../limit.js';
 import { cacheRootOf, collect, planSpec, printDiagnostics } from '../planning.js';
+
+interface PlanOptions {
+  set: string[];
+  limit?: string;
+  json?: boolean;
+  all?: boolean;
+}
 
 export function registerPlan(program: Command, io: CliIo, setExit: (code: number) => void): void {
   program
@@ -11,11 +19,13 @@ export function registerPlan(program: Command, io: CliIo, setExit: (code: number
     .description('show what a spec expands to and which stages are cached or will run (and why)')
     .argument('<spec>', 'experiment spec file')
     .option('--set <path=value>', 'override a spec value (repeatable)', collect, [])
+    .option('--limit <n>', 'plan with only the first N queries of every dataset (as `run --limit N`)')
     .option('--json', 'print the plan as one JSON document')
     .option('--all', 'list every stage (default: the first 40)')
-    .action(async (spec: string, opts: { set: string[]; json?: boolean; all?: boolean }, cmd: Command) => {
+    .action(async (spec: string, opts: PlanOptions, cmd: Command) => {
+      const limit = opts.limit === undefined ? [] : limitOverrides('plan', spec, opts.limit, io);
       const r = await planSpec(spec, io, {
-        overrides: opts.set,
+        overrides: [...opts.set, ...limit],
         cacheRoot: cacheRootOf(cmd, io),
         withStore: true,
       });

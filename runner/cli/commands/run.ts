@@ -6,11 +6,8 @@
  *
  * Heavy modules (the executor, DuckDB) load only once the spec planned cleanly.
  */
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
 import type { Plan } from '../../plan/types.js';
 import { defaultReporter, REPORTER_NAMES, type ReporterName } from '../../reporters/types.js';
 import { checkCacheDir } from '../cache-dir.js';
@@ -23,6 +20,7 @@ import {
   EXIT_USAGE,
   outputPipeClosed,
 } from '../io.js';
+import { intOption, limitOverrides } from '../limit.js';
 import { cacheRootOf, collect, dbFileOf, planSpec, printDiagnostics } from '../planning.js';
 
 interface RunOptions {
@@ -78,10 +76,9 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
       `pefuse run: unknown reporter "${opts.reporter}" (available: ${REPORTER_NAMES.join(', ')})`,
     );
   }
-  const retries = intOption('--retries', opts.retries, 0);
+  const retries = intOption('run', '--retries', opts.retries, 0);
   const overrides = [...opts.set];
-  if (opts.limit !== undefined)
-    overrides.push(...limitOverrides(spec, intOption('--limit', opts.limit, 1), io));
+  if (opts.limit !== undefined) overrides.push(...limitOverrides('run', spec, opts.limit, io));
 
   const cacheRoot = cacheRootOf(cmd, io);
   await checkCacheDir('run', cacheRoot, true);
@@ -122,7 +119,11 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
     import('../../reporters/format.js'),
     import('../../store/index.js'),
   ]);
-  const reporter = REPORTERS[reporterName]({ write: io.stdout, now: () => performance.now() });
+  const reporter = REPORTERS[reporterName]({
+    write: io.stdout,
+    now: () => performance.now(),
+    columns: () => process.stdout.columns,
+  });
   const emit = reporter.onEvent.bind(reporter);
   const interrupt = installInterruptHandler(emit);
   // The output pipe may have closed while the summary was written: drain from the start.
@@ -166,32 +167,6 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
     reporter.close();
     interrupt.dispose();
   }
-}
-
-function intOption(name: string, text: string, min: number): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min) {
-    throw new CliExit(EXIT_USAGE, `pefuse run: ${name} must be an integer ≥ ${min} (got "${text}")`);
-  }
-  return n;
-}
-
-/** `--limit N` is `datasets.<i>.limit=N` for every dataset the spec lists (so the limit is in the keys). */
-function limitOverrides(spec: string, n: number, io: CliIo): string[] {
-  let doc: unknown;
-  try {
-    doc = parseYaml(readFileSync(resolve(io.cwd, spec), 'utf8'));
-  } catch {
-    return []; // planning reports the unreadable spec with its location
-  }
-  const datasets = (doc as { datasets?: unknown } | null)?.datasets;
-  if (!Array.isArray(datasets)) {
-    throw new CliExit(
-      EXIT_USAGE,
-      `pefuse run: --limit needs the spec's own \`datasets\` list; set it per dataset instead, e.g. --set datasets.0.limit=${n}`,
-    );
-  }
-  return datasets.map((_, i) => `datasets.${i}.limit=${n}`);
 }
 
 /** What is about to happen, before anything expensive starts. */

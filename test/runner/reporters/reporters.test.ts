@@ -181,6 +181,23 @@ describe('tty reporter', () => {
     );
   });
 
+  it('clips the table to a narrow terminal, so redraws never leave wrapped copies behind', () => {
+    let out = '';
+    const clock = { t: 0 };
+    const r = ttyReporter(
+      { write: (t) => (out += t), now: () => clock.t, columns: () => 40 },
+      { intervalMs: 60_000 },
+    );
+    for (const e of script(clock).slice(0, 6)) r.onEvent(e);
+    r.close();
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping cursor movement
+    const frames = out.replace(/\x1b\[\d*[AJ]\r?/g, '').split('\n');
+    const table = frames.filter((l) => l.startsWith('  '));
+    expect(table.length).toBeGreaterThan(0);
+    for (const l of table) expect(l.length).toBeLessThan(40);
+    expect(table[0]).toBe('  kind          stages  cached  runnin…');
+  });
+
   it('prints failures above the table and a final line', () => {
     let out = '';
     const clock = { t: 0 };
