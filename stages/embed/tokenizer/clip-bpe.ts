@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { err, ok, type Result } from '../../../runner/util/result.js';
+import { mergeSymbols } from './bpe-merge.js';
 import { clipClean } from './clean.js';
 
 /** Which literal special-token names the text may contain (OpenAI vs OpenCLIP spelling). */
@@ -106,6 +107,7 @@ export class ClipBpeTokenizer {
   private readonly cache = new Map<string, number[]>();
   private readonly pattern: RegExp;
   private readonly utf8 = new TextEncoder();
+  private readonly rankOf = (a: string, b: string) => this.vocab.ranks.get(`${a} ${b}`);
 
   constructor(
     private readonly vocab: ClipVocab,
@@ -152,29 +154,7 @@ export class ClipBpeTokenizer {
     const word: string[] = [];
     for (const b of bytes) word.push(this.vocab.byteChar[b]!);
     word[word.length - 1] += '</w>';
-    let symbols = word;
-    while (symbols.length > 1) {
-      let best = -1;
-      let bestRank = Number.POSITIVE_INFINITY;
-      for (let i = 0; i < symbols.length - 1; i++) {
-        const r = this.vocab.ranks.get(`${symbols[i]} ${symbols[i + 1]}`);
-        if (r !== undefined && r < bestRank) {
-          bestRank = r;
-          best = i;
-        }
-      }
-      if (best < 0) break;
-      const first = symbols[best]!;
-      const second = symbols[best + 1]!;
-      const merged: string[] = [];
-      for (let i = 0; i < symbols.length; ) {
-        if (i < symbols.length - 1 && symbols[i] === first && symbols[i + 1] === second) {
-          merged.push(first + second);
-          i += 2;
-        } else merged.push(symbols[i++]!);
-      }
-      symbols = merged;
-    }
+    const symbols = mergeSymbols(word, this.rankOf);
     return symbols.map((s) => {
       const id = this.vocab.encoder.get(s);
       if (id === undefined) throw new Error(`CLIP BPE produced a symbol outside the vocabulary: ${s}`);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { describe, expect, it } from 'vitest';
+import { mergeHeap, mergeScan } from '../../../stages/embed/tokenizer/bpe-merge.js';
 import { clipClean } from '../../../stages/embed/tokenizer/clean.js';
 import { ClipBpeTokenizer, clipRow, loadClipVocab } from '../../../stages/embed/tokenizer/clip-bpe.js';
 import { fixText } from '../../../stages/embed/tokenizer/ftfy.js';
@@ -108,6 +109,39 @@ describe.skipIf(!HAS_SHARED)(
       const withOpenclip = ref.cases.filter((c) => c.openclip_ids !== undefined);
       expect(withOpenclip.length).toBe(9);
       for (const c of ref.cases) expect(tok.encode(c.text), c.id).toEqual(c.openclip_ids ?? c.ids);
+    });
+  },
+);
+
+describe.skipIf(!HAS_SHARED)(
+  `CLIP BPE on very long words: the heap merge equals the reference scan ${HAS_SHARED ? '' : `— ${NO_SHARED_REASON}`}`,
+  () => {
+    it('gives the symbols of the scan on repetitive and random words of 1..400 symbols, and a 200k-character word is fast', async () => {
+      const v = await loadClipVocab(CLIP_VOCAB);
+      if (!v.ok) throw new Error(v.error);
+      const rankOf = (a: string, b: string) => v.value.ranks.get(`${a} ${b}`);
+      const symbolsOf = (w: string) => {
+        const s = [...new TextEncoder().encode(w)].map((b) => v.value.byteChar[b]!);
+        s[s.length - 1] += '</w>';
+        return s;
+      };
+      let seed = 12345;
+      const rnd = () => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return seed / 2147483648;
+      };
+      const words: string[] = ['a'.repeat(300), 'ab'.repeat(150), 'aab'.repeat(100), 'the'.repeat(120)];
+      for (let i = 0; i < 300; i++) {
+        const alphabet = i % 2 ? 'etaoinshrdlu' : 'abcxyz0123é';
+        const n = 1 + Math.floor(rnd() * 400);
+        words.push(Array.from({ length: n }, () => alphabet[Math.floor(rnd() * alphabet.length)]).join(''));
+      }
+      for (const w of words)
+        expect(mergeHeap(symbolsOf(w), rankOf), w.slice(0, 40)).toEqual(mergeScan(symbolsOf(w), rankOf));
+      // Through the tokenizer (which picks the heap for long pieces): a degenerate MLLM output.
+      const tok = new ClipBpeTokenizer(v.value, 'openai', 0);
+      const long = tok.encode('x'.repeat(200_000));
+      expect(long.length).toBeGreaterThan(0);
     });
   },
 );
