@@ -215,8 +215,8 @@ export async function runPlan(plan: Plan, opts: ExecutorOptions): Promise<RunSum
     })().then((o) => {
       resources.unhold(stage.key);
       outcomes.set(stage.key, o);
-      report(stage, o, emit, counts);
       recorder.stage(stage, o);
+      report(stage, o, emit, counts, recorder.itemsOf(stage.key));
       return o;
     });
     tasks.set(stage.key, task);
@@ -246,12 +246,19 @@ export async function runPlan(plan: Plan, opts: ExecutorOptions): Promise<RunSum
   return { ok, interrupted: interrupted(), seconds, counts, failures, outcomes };
 }
 
-function report(stage: PlannedStage, o: StageOutcome, emit: EventSink, counts: RunCounts): void {
+/** `items`: what the recorder counted for the stage (in-process stages journal no items). */
+function report(
+  stage: PlannedStage,
+  o: StageOutcome,
+  emit: EventSink,
+  counts: RunCounts,
+  items: number | null,
+): void {
   const ref = refOf(stage);
   switch (o.status) {
     case 'cached':
       counts.cached++;
-      emit({ ...ref, type: 'stage-cached', items: o.manifest.items.length, by: o.by });
+      emit({ ...ref, type: 'stage-cached', items: items ?? o.manifest.items.length, by: o.by });
       return;
     case 'published':
       counts.published++;
@@ -259,7 +266,7 @@ function report(stage: PlannedStage, o: StageOutcome, emit: EventSink, counts: R
         ...ref,
         type: 'stage-published',
         // In-process stages (embeddings, scoring) journal no items; their planned count was processed.
-        items: o.manifest.items.length > 0 ? o.manifest.items.length : (stage.node.items ?? 0),
+        items: items ?? (o.manifest.items.length > 0 ? o.manifest.items.length : (stage.node.items ?? 0)),
         seconds: o.manifest.seconds,
         attempts: o.manifest.attempts,
       });

@@ -5,17 +5,64 @@
  *
  * Writes are queued (the DB batches them) and never block the run; a database problem (locked by
  * another process, disk full) becomes one `warning` event, not a failed stage: the store is the source
- * of truth and the rows can be re-recorded by running the command again.
+ * of truth and the rows can be re-recorded by running the command again. That is why a cached stage
+ * records whatever the database lacks for it (after results.duckdb was deleted, or a run could not
+ * write): one query at the start says what is there for the run's cached keys.
  */
 import { hostname } from 'node:os';
 import type { EventSink } from '../events/event.js';
-import type { StageKey } from '../plan/stage.js';
+import type { StageKey, StageKind } from '../plan/stage.js';
 import type { Plan, PlannedStage } from '../plan/types.js';
-import type { GenerationRow, ResultsDb, ResultsResult, RunRow } from '../results/types.js';
+import { pidAlive } from '../results/recorded.js';
+import type { GenerationRow, RecordedStage, ResultsDb, ResultsResult, RunRow } from '../results/types.js';
 import type { ObjectRef, ObjectStore, StageManifest } from '../store/types.js';
 import { isJsonObject, type JsonValue } from '../util/json.js';
 import { parseNpy } from '../util/npy.js';
 import type { StageOutcome } from './stage-exec.js';
+
+/**
+ * Kinds that run inside pefuse itself, not in a worker: a peak memory they publish is pefuse's own
+ * (lifetime) RSS, which says nothing about the stage, so it is not recorded (the compute table's
+ * `peak_mem_mb` is the largest peak a worker reported).
+ */
+export const IN_PROCESS_KINDS: ReadonlySet<StageKind> = new Set<StageKind>(['dataset', 'score', 'metrics']);
+
+/**
+ * How many items a published stage processed. Worker stages journal one record per item; in-process
+ * stages journal none (`items: []`), so their count comes from what the output describes: an embedding
+ * its rows (`n`), a dataset its queries (`n_queries`), metrics the queries evaluated (`n`), a score stage
+ * one ranking per query row of its query embedding (`itemsOf(record.inputs.queries)`). Falls back to
+ * the planned count; null when nothing says.
+ */
+export function stageItemCount(
+  stage: PlannedStage,
+  m: StageManifest,
+  itemsOf: (key: StageKey) => number | null | undefined = () => undefined,
+): number | null {
+  if (m.items.length > 0) return m.items.length;
+  const o = isJsonObject(m.output) ? m.output : {};
+  const num = (v: JsonValue | undefined) =>
+    typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : null;
+  let n: number | null = null;
+  switch (stage.record.kind) {
+    case 'embed.text':
+    case 'embed.image':
+    case 'metrics':
+      n = num(o.n);
+      break;
+    case 'dataset':
+      n = num(o.n_queries);
+      break;
+    case 'score': {
+      const q = stage.record.inputs.queries;
+      n = q === undefined ? null : (itemsOf(q) ?? null);
+      break;
+    }
+    default:
+      break;
+  }
+  return n ?? stage.node.items;
+}
 
 export class ResultsRecorder {
   readonly #db: ResultsDb | null;
@@ -24,6 +71,10 @@ export class ResultsRecorder {
   readonly #objects: ObjectStore;
   readonly #run: RunRow;
   readonly #pending = new Set<Promise<void>>();
+  /** Item counts of the stages seen so far (a score stage counts the rows of its query embedding). */
+  readonly #items = new Map<StageKey, number>();
+  /** What the database holds for the plan's cached stages; read once at the start. */
+  #recorded: Promise<Map<StageKey, RecordedStage>> = Promise.resolve(new Map());
   #warned = false;
 
   constructor(
@@ -52,6 +103,17 @@ export class ResultsRecorder {
   start(): void {
     const db = this.#db;
     if (!db) return;
+    const cachedKeys = this.#plan.stages.filter((s) => s.status === 'cached').map((s) => s.key);
+    this.#recorded = db.recorded(this.#plan.experiment, cachedKeys).then((r) => {
+      if (r.ok) return r.value;
+      this.#warn(r.error.message); // the first wait on a locked file: its message says how long
+      return new Map<StageKey, RecordedStage>();
+    });
+    this.#track(
+      db
+        .markDeadRuns(this.#run.host, (pid) => pid !== process.pid && pidAlive(pid))
+        .then((r) => (r.ok ? { ok: true as const, value: undefined } : r)),
+    );
     this.#track(db.recordRun(this.#run));
     this.#track(
       db.recordExperiment({
@@ -64,8 +126,20 @@ export class ResultsRecorder {
     this.#track(db.recordPoints(this.#plan.experiment, this.#plan.points, this.#run.id));
   }
 
+  /**
+   * The item count recorded for a stage seen so far (see `stageItemCount`), for events that report
+   * items: in-process stages journal none, so `manifest.items.length` is 0 for them.
+   */
+  itemsOf(key: StageKey): number | null {
+    return this.#items.get(key) ?? null;
+  }
+
   stage(stage: PlannedStage, outcome: StageOutcome): void {
     const db = this.#db;
+    if (outcome.status === 'cached' || outcome.status === 'published') {
+      const n = stageItemCount(stage, outcome.manifest, (k) => this.#items.get(k));
+      if (n !== null) this.#items.set(stage.key, n);
+    }
     if (!db) return;
     const base = {
       key: stage.key,
@@ -73,23 +147,28 @@ export class ResultsRecorder {
       backend: stage.node.backend,
       record: stage.record,
     };
+    const inProcess = IN_PROCESS_KINDS.has(stage.record.kind);
     switch (outcome.status) {
       case 'cached': {
         const m = outcome.manifest;
+        const items = this.#items.get(stage.key) ?? null;
         this.#track(
           db.recordStage({
             ...base,
             status: 'cached',
-            items: m.items.length,
-            cachedItems: m.items.length,
+            // The manifest's compute time: a database rebuilt from the cache keeps the compute table.
+            seconds: m.seconds,
+            items,
+            cachedItems: items,
             attempts: m.attempts,
             host: m.host,
             device: m.device,
-            peakMemMb: m.peak_mem_mb,
+            peakMemMb: inProcess ? null : m.peak_mem_mb,
+            finishedAt: new Date(m.finished_at),
             runId: this.#run.id,
           }),
         );
-        this.#metrics(stage, m);
+        this.#pendingOp(this.#fillCached(stage, m));
         return;
       }
       case 'published': {
@@ -99,13 +178,13 @@ export class ResultsRecorder {
             ...base,
             status: 'published',
             seconds: m.seconds,
-            items: m.items.length,
+            items: this.#items.get(stage.key) ?? null,
             cachedItems: outcome.resumed + m.items.filter((i) => i.cached === true).length,
             failedItems: 0,
             attempts: m.attempts,
             host: m.host,
             device: m.device,
-            peakMemMb: m.peak_mem_mb,
+            peakMemMb: inProcess ? null : m.peak_mem_mb,
             startedAt: outcome.startedAt,
             finishedAt: new Date(m.finished_at),
             runId: this.#run.id,
@@ -113,7 +192,7 @@ export class ResultsRecorder {
         );
         if (m.items.length > 0) this.#track(db.recordItemTimings(stage.key, m.items));
         this.#generations(stage, m);
-        this.#metrics(stage, m);
+        this.#metrics(stage, m, null);
         if (stage.record.kind === 'score') this.#pendingOp(this.#rankings(stage.key, m));
         return;
       }
@@ -138,6 +217,20 @@ export class ResultsRecorder {
         return;
       }
     }
+  }
+
+  /**
+   * A cached stage: records the rows the database lacks for it (item timings, generations, rankings,
+   * metrics of points whose latest metrics are not this stage's), so deleting results.duckdb and
+   * re-running restores everything, while a normal fully cached re-run writes only the stage rows.
+   */
+  async #fillCached(stage: PlannedStage, m: StageManifest): Promise<void> {
+    const have = (await this.#recorded).get(stage.key);
+    const db = this.#db!;
+    if (!have?.timings && m.items.length > 0) this.#track(db.recordItemTimings(stage.key, m.items));
+    if (!have?.generations) this.#generations(stage, m);
+    this.#metrics(stage, m, have ? new Set(have.metricPoints) : null);
+    if (stage.record.kind === 'score' && !have?.rankings) await this.#rankings(stage.key, m);
   }
 
   /** Records the run's final status and waits for every queued write. */
@@ -165,7 +258,8 @@ export class ResultsRecorder {
     if (rows.length > 0) this.#track(this.#db!.recordGenerations(stage.key, kind, stage.node.backend, rows));
   }
 
-  #metrics(stage: PlannedStage, m: StageManifest): void {
+  /** Metric rows per point of a metrics stage; `skip`: points whose latest metrics already are these. */
+  #metrics(stage: PlannedStage, m: StageManifest, skip: ReadonlySet<string> | null): void {
     if (stage.record.kind !== 'metrics' || !isJsonObject(m.output)) return;
     const o = m.output;
     if (!isJsonObject(o.metrics)) return;
@@ -173,7 +267,7 @@ export class ResultsRecorder {
     const hits = isJsonObject(o.hits) ? numbers(o.hits) : {};
     for (const index of stage.points) {
       const point = this.#plan.points[index];
-      if (!point) continue;
+      if (!point || skip?.has(point.id)) continue;
       this.#track(
         this.#db!.recordMetrics({
           experiment: this.#plan.experiment,

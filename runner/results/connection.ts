@@ -26,6 +26,28 @@ export function isLockError(e: unknown): boolean {
   return e instanceof Error && LOCK_RE.test(e.message);
 }
 
+const DAMAGED_RE =
+  /not a valid DuckDB database file|Could not read enough bytes|Corrupt database|does not match stored checksum|Failed to load metadata/i;
+
+/**
+ * The advice appended to an error that means the file itself is damaged (truncated copy, disk trouble):
+ * the store is the source of truth, so deleting the file and re-running loses nothing.
+ */
+export function damagedHint(file: string, e: unknown): string {
+  return isDamaged(e)
+    ? `; the results database is damaged: delete ${file} and re-run your specs (everything is cached, results are recorded again)`
+    : '';
+}
+
+function isDamaged(e: unknown): boolean {
+  return e instanceof Error && DAMAGED_RE.test(e.message);
+}
+
+/** DuckDB's message on one line (some carry a stack-like tail after a newline). */
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0]!.trim();
+}
+
 /** The lock message as a user should read it. */
 export function lockMessage(file: string, e: unknown, waitedMs: number): string {
   const m = e instanceof Error ? /PID (\d+)/.exec(e.message) : null;
@@ -58,6 +80,11 @@ export class DbSession {
   private conn: DuckDBConnection | null = null;
   private initialised = false;
   private lingerTimer: NodeJS.Timeout | undefined;
+  /**
+   * Set once a batch gave up on the lock: later batches try once instead of waiting again, so a file
+   * held for good costs a run one wait in all, not one per batch.
+   */
+  private gaveUp = false;
 
   constructor(private readonly opts: DbSessionOptions) {}
 
@@ -122,7 +149,12 @@ export class DbSession {
       if (writes) await conn.run('COMMIT');
     } catch (e) {
       if (writes) await conn.run('ROLLBACK').catch(() => undefined);
-      const failed = err(this.error('io', `results database ${this.opts.file}: ${(e as Error).message}`));
+      const failed = err(
+        this.error(
+          isDamaged(e) ? 'damaged' : 'io',
+          `results database ${this.opts.file}: ${firstLine(e)}${damagedHint(this.opts.file, e)}`,
+        ),
+      );
       for (const q of batch) q.resolve(failed);
       this.closeNow();
       return;
@@ -151,10 +183,18 @@ export class DbSession {
       } catch (e) {
         this.closeNow();
         if (!isLockError(e)) {
-          return err(this.error('io', `cannot open results database ${file}: ${(e as Error).message}`));
+          return err(
+            this.error(
+              isDamaged(e) ? 'damaged' : 'io',
+              `cannot open results database ${file}: ${firstLine(e)}${damagedHint(file, e)}`,
+            ),
+          );
         }
         const waited = Date.now() - start;
-        if (waited >= lockTimeoutMs) return err(this.error('locked', lockMessage(file, e, waited)));
+        if (waited >= lockTimeoutMs || this.gaveUp) {
+          this.gaveUp = true;
+          return err(this.error('locked', lockMessage(file, e, waited)));
+        }
         await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(1, lockTimeoutMs - waited))));
         delay = Math.min(500, delay * 2);
       }
@@ -165,7 +205,12 @@ export class DbSession {
         this.initialised = true;
       } catch (e) {
         this.closeNow();
-        return err(this.error('io', `cannot create the tables in ${file}: ${(e as Error).message}`));
+        return err(
+          this.error(
+            isDamaged(e) ? 'damaged' : 'io',
+            `cannot create the tables in ${file}: ${firstLine(e)}${damagedHint(file, e)}`,
+          ),
+        );
       }
     }
     return ok(this.conn);

@@ -11,13 +11,16 @@ import { err, ok } from '../util/result.js';
 import { appendRows, type Cell } from './append.js';
 import { DbSession } from './connection.js';
 import { checkRankings, writeRankings } from './rankings.js';
+import { markDeadRuns, readRecorded } from './recorded.js';
 import { DDL } from './schema.js';
 import type {
   ExperimentRow,
   GenerationRow,
   MetricsInput,
   RankingsInput,
+  RecordedStage,
   ResultsDb,
+  ResultsError,
   ResultsOptions,
   ResultsResult,
   RunRow,
@@ -62,14 +65,44 @@ export function sideOfRole(role: string): 'query' | 'gallery' {
 }
 
 class DuckResults implements ResultsDb {
+  #writeError: ResultsError | null = null;
+  #wroteAny = false;
+
   constructor(private readonly session: DbSession) {}
 
   get file(): string {
     return this.session.file;
   }
 
+  get writeError(): ResultsError | null {
+    return this.#writeError;
+  }
+
+  get wroteAny(): boolean {
+    return this.#wroteAny;
+  }
+
+  /** Every write's outcome passes here, so `writeError` / `wroteAny` tell the run what happened. */
+  private note<T>(r: ResultsResult<T>): ResultsResult<T> {
+    if (r.ok) this.#wroteAny = true;
+    else this.#writeError ??= r.error;
+    return r;
+  }
+
   private write(op: (conn: DuckDBConnection) => Promise<void>): Promise<ResultsResult> {
-    return this.session.run(op, true);
+    return this.session.run(op, true).then((r) => this.note(r));
+  }
+
+  recorded(
+    experiment: string,
+    keys: readonly StageKey[],
+  ): Promise<ResultsResult<Map<StageKey, RecordedStage>>> {
+    if (keys.length === 0) return Promise.resolve(ok(new Map()));
+    return this.session.run((c) => readRecorded(c, experiment, keys), false);
+  }
+
+  markDeadRuns(host: string, alive: (pid: number) => boolean): Promise<ResultsResult<number>> {
+    return this.session.run((c) => markDeadRuns(c, host, alive), true).then((r) => this.note(r));
   }
 
   init(): Promise<ResultsResult> {
@@ -233,7 +266,7 @@ class DuckResults implements ResultsDb {
     if (problem !== null) {
       // A caller bug (shapes disagree); reported as a value so a run is not lost over it.
       return Promise.resolve(
-        err({ kind: 'io', file: this.file, message: `rankings of ${r.stageKey}: ${problem}` }),
+        this.note(err({ kind: 'io', file: this.file, message: `rankings of ${r.stageKey}: ${problem}` })),
       );
     }
     return this.write(async (c) => {

@@ -89,7 +89,9 @@ export const DDL: readonly string[] = [
   // - infer_s_per_sample: mean per-item seconds of the generative stages (mllm.compose, diffusion.edit);
   // - pipeline_s_per_sample: sum over query-side stages of their per-item seconds (item timings when
   //   recorded, else stage seconds / items);
-  // - peak_mem_mb: the largest peak memory any of the point's stages reported.
+  // - peak_mem_mb: the largest peak memory a worker of the point reported (stages that run inside pefuse
+  //   — dataset, score, metrics — are left out: their number would be pefuse's own RSS);
+  // - n_queries: the queries the point's score stage ranked.
   `CREATE OR REPLACE VIEW compute_table AS
     WITH ps AS (
       SELECT p.experiment, p.point_id, p.side, s.key, s.kind, s.backend, s.seconds, s.items, s.peak_mem_mb,
@@ -108,7 +110,7 @@ export const DDL: readonly string[] = [
         FILTER (WHERE kind IN ('mllm.compose', 'diffusion.edit')) AS generator,
       string_agg(DISTINCT backend, ', ' ORDER BY backend) FILTER (WHERE kind LIKE 'embed.%') AS embedder,
       any_value(device) FILTER (WHERE device IS NOT NULL) AS device,
-      max(peak_mem_mb) AS peak_mem_mb,
+      max(peak_mem_mb) FILTER (WHERE kind NOT IN ('dataset', 'score', 'metrics')) AS peak_mem_mb,
       avg(s_per_item) FILTER (WHERE kind IN ('mllm.compose', 'diffusion.edit')) AS infer_s_per_sample,
       sum(s_per_item) FILTER (WHERE side = 'query' AND kind NOT IN ('dataset', 'metrics')) AS pipeline_s_per_sample,
       max(items) FILTER (WHERE kind = 'score') AS n_queries

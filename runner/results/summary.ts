@@ -2,8 +2,10 @@
  * What `pefuse status` shows, as data (for `--json`) and as text tables: experiments, stages by kind
  * and status, failures with reasons, and the metrics of the latest run per point.
  */
+import { hostname } from 'node:os';
 import type { JsonValue } from '../util/json.js';
 import { err, ok } from '../util/result.js';
+import { pidAlive, pidOfRunId } from './recorded.js';
 import type { ResultsDb, ResultsResult } from './types.js';
 
 export interface StatusSummary {
@@ -18,7 +20,7 @@ const QUERIES = {
   experiments: `
     SELECT e.name AS experiment, e.spec_file, e.n_points AS points,
       (SELECT count(*) FROM points p WHERE p.experiment = e.name) AS points_recorded,
-      r.id AS last_run, r.status AS last_status, strftime(r.started_at, '%Y-%m-%d %H:%M') AS started
+      r.id AS last_run, r.status AS last_status, r.host AS last_host, strftime(r.started_at, '%Y-%m-%d %H:%M') AS started
     FROM experiments e
     LEFT JOIN (SELECT * FROM runs QUALIFY row_number() OVER (PARTITION BY experiment ORDER BY started_at DESC) = 1) r
       ON r.experiment = e.name
@@ -36,14 +38,39 @@ const QUERIES = {
     ORDER BY m.experiment, p.idx NULLS LAST, m.point_id, m.name`,
 } as const;
 
-export async function readStatus(db: ResultsDb): Promise<ResultsResult<StatusSummary>> {
+/**
+ * Reads the summary. A last run still `running` whose process is gone from this host is shown as
+ * `killed` (status opens the file read-only; the next `pefuse run` records it so). `params` of the
+ * metrics rows are objects, not JSON text.
+ */
+export async function readStatus(
+  db: ResultsDb,
+  alive: (pid: number) => boolean = pidAlive,
+): Promise<ResultsResult<StatusSummary>> {
   const out: StatusSummary = { file: db.file, experiments: [], stages: [], failures: [], metrics: [] };
   for (const name of ['experiments', 'stages', 'failures', 'metrics'] as const) {
     const r = await db.query(QUERIES[name]);
     if (!r.ok) return err(r.error);
     out[name] = r.value;
   }
+  const host = hostname();
+  for (const e of out.experiments) {
+    const pid = typeof e.last_run === 'string' ? pidOfRunId(e.last_run) : null;
+    if (e.last_status === 'running' && e.last_host === host && pid !== null && !alive(pid))
+      e.last_status = 'killed';
+  }
+  for (const m of out.metrics) m.params = jsonObject(m.params);
   return ok(out);
+}
+
+/** DuckDB hands JSON columns over as text. */
+function jsonObject(v: JsonValue | undefined): JsonValue {
+  if (typeof v !== 'string') return v ?? null;
+  try {
+    return JSON.parse(v) as JsonValue;
+  } catch {
+    return v;
+  }
 }
 
 /** Natural order for metric names: recall@1 < recall@5 < recall@10 < recall_subset@1. */

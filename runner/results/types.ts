@@ -21,8 +21,12 @@ import type { Result } from '../util/result.js';
 
 /** Why a results-database call did not happen. These are run-time problems, not bugs. */
 export interface ResultsError {
-  /** `locked`: another process held the file past the timeout. `missing`: read of a DB not created yet. */
-  kind: 'locked' | 'missing' | 'io';
+  /**
+   * `locked`: another process held the file past the timeout. `missing`: read of a DB not created yet.
+   * `damaged`: the file is not a readable DuckDB database (truncated, corrupt); the message says to
+   * delete it (the cache holds everything, a re-run records it again). `io`: anything else.
+   */
+  kind: 'locked' | 'missing' | 'damaged' | 'io';
   file: string;
   /** One line for the user, e.g. "results database …/results.duckdb is locked by another process (pid 4242): …". */
   message: string;
@@ -46,13 +50,17 @@ export interface ResultsOptions {
 
 /** One `pefuse run` invocation. */
 export interface RunRow {
+  /** `<ISO start time>-<pid>` (the executor's default): the pid lets a later run see that this one died. */
   id: string;
   experiment: string;
   specFile: string;
   startedAt: Date;
   finishedAt?: Date | null;
-  /** `running` while it runs; then `ok`, `failed` (some stage failed) or `interrupted`. */
-  status: 'running' | 'ok' | 'failed' | 'interrupted';
+  /**
+   * `running` while it runs; then `ok`, `failed` (some stage failed) or `interrupted`. `killed`: the
+   * process died without finishing (kill -9, power cut); set by a later run on the same host.
+   */
+  status: 'running' | 'ok' | 'failed' | 'interrupted' | 'killed';
   host: string;
   /** The command line, for the record. */
   argv?: string[];
@@ -74,7 +82,11 @@ export type StageStatus = 'running' | 'published' | 'cached' | 'failed' | 'skipp
 export interface StageRow {
   key: StageKey;
   kind: StageKind;
-  /** The backend label (`dummy`, `Qwen/Qwen2.5-VL-7B-Instruct`, `ViT-L-14`); visible as-is in the DB. */
+  /**
+   * The backend label exactly as the plan shows it (`pefuse plan`, backend column): `dummy` for dummy
+   * backends, `BACKEND:MODEL` for MLLM/diffusion (`vllm:Qwen/Qwen2.5-VL-7B-Instruct`), the model for
+   * retrieval (`ViT-L-14`).
+   */
   backend: string;
   record: KeyRecord;
   status: StageStatus;
@@ -131,8 +143,24 @@ export interface GenerationRow {
   image?: string | null;
 }
 
+/** What the database already holds for one stage key, so a cached re-run records only what is missing. */
+export interface RecordedStage {
+  timings: boolean;
+  generations: boolean;
+  rankings: boolean;
+  /** Points whose latest metrics (view `latest_metrics`) come from this stage. */
+  metricPoints: string[];
+}
+
 export interface ResultsDb {
   readonly file: string;
+  /**
+   * The first write that failed since the file was opened (locked past the wait, damaged file, disk
+   * full), or null when every write so far was recorded. `pefuse run` words its last line with it.
+   */
+  readonly writeError: ResultsError | null;
+  /** Whether at least one write was recorded (a partial recording reads differently from none). */
+  readonly wroteAny: boolean;
   /** Creates the tables and views if needed (the first write does this too). */
   init(): Promise<ResultsResult>;
   recordRun(run: RunRow): Promise<ResultsResult>;
@@ -151,6 +179,16 @@ export interface ResultsDb {
     backend: string,
     rows: readonly GenerationRow[],
   ): Promise<ResultsResult>;
+  /** What is already recorded for these stage keys (one query; keys absent from the map have nothing). */
+  recorded(
+    experiment: string,
+    keys: readonly StageKey[],
+  ): Promise<ResultsResult<Map<StageKey, RecordedStage>>>;
+  /**
+   * Marks runs of this host still `running` whose process is gone as `killed` (a kill -9 or power cut
+   * never records the end of a run). Returns how many were marked.
+   */
+  markDeadRuns(host: string, alive: (pid: number) => boolean): Promise<ResultsResult<number>>;
   /** Runs a read query (status, reports). Values are converted to plain JSON (bigint → number). */
   query(
     sql: string,

@@ -168,6 +168,15 @@ describe('pefuse run: the cache folder and the output pipe are checked like inpu
     ]);
   });
 
+  it('a --db that is a folder is a one-line usage error before anything runs', async () => {
+    const dir = tempDir();
+    const r = await pefuse(['--cache', join(dir, 'cache'), 'run', DEMO, '--limit', '2', '--db', dir]);
+    expect([r.exitCode, r.stderr]).toEqual([
+      2,
+      `pefuse run: the results database ${dir} is a folder, not a file; pass the file itself, e.g. --db ${join(dir, 'results.duckdb')}\n`,
+    ]);
+  });
+
   it('a reader that closes the pipe early (| head) drains the run like Ctrl-C: no stack trace, no stale locks, resumable', async () => {
     const cache = join(tempDir(), 'cache');
     const child = execa(process.execPath, [BIN, '--cache', cache, 'run', DEMO, '--reporter', 'plain'], {

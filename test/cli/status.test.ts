@@ -1,4 +1,7 @@
+import { writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { openResults } from '../../runner/results/db.js';
 import { pefuse, tempDir } from '../helpers/cli.js';
@@ -77,6 +80,13 @@ describe('pefuse status', () => {
         attempts: 3,
       }),
     ]);
+    // params is an object, as in the spec, not JSON text.
+    expect(doc.metrics[0].params).toEqual({
+      dataset: 'synthetic/val',
+      'mllm.temperature': 0,
+      repeat: 0,
+      mode: 't2i',
+    });
     expect(doc.metrics.map((m: { name: string; value: number }) => `${m.name}=${m.value}`)).toEqual([
       'recall@1=25',
       'recall@10=75',
@@ -103,5 +113,48 @@ describe('pefuse status', () => {
     const r = await pefuse(['status', '--wait', 'soon']);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toBe('pefuse status: --wait expects a number of seconds, got "soon"\n');
+  });
+
+  it('shows a run whose pefuse process died on this host (kill -9) as killed, not running', async () => {
+    const cache = await demoCache();
+    const child = execa(process.execPath, ['-e', '0']);
+    await child;
+    const db = openResults(join(cache, 'results.duckdb'));
+    await db.recordRun({
+      id: `2030-01-01T00:00:00.000Z-${child.pid}`,
+      experiment: 'demo',
+      specFile: 'demo.yaml',
+      startedAt: new Date('2030-01-01T00:00:00Z'),
+      status: 'running',
+      host: hostname(),
+    });
+    await db.close();
+    const r = await pefuse(['--cache', cache, 'status']);
+    expect(r.exitCode).toBe(0);
+    const id = `2030-01-01T00:00:00.000Z-${child.pid}`;
+    expect(r.stdout.split('\n')).toContain(`demo             2  ${id}  killed  2030-01-01 00:00`);
+    const json = await pefuse(['--cache', cache, 'status', '--json']);
+    expect(JSON.parse(json.stdout).experiments[0].last_status).toBe('killed');
+  });
+
+  it('refuses a --db that is a folder (exit 2), like a missing database', async () => {
+    const dir = tempDir('pefuse-status-');
+    const r = await pefuse(['status', '--db', dir]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toBe(
+      `pefuse status: the results database ${dir} is a folder, not a file; pass the file itself, e.g. --db ${join(dir, 'results.duckdb')}\n`,
+    );
+  });
+
+  it('tells how to recover from a damaged database file', async () => {
+    const cache = tempDir('pefuse-status-');
+    const file = join(cache, 'results.duckdb');
+    writeFileSync(file, 'truncated copy');
+    const r = await pefuse(['--cache', cache, 'status']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toBe(
+      `pefuse status: cannot open results database ${file}: IO Error: The file "${file}" exists, but it is not a valid DuckDB database file!; ` +
+        `the results database is damaged: delete ${file} and re-run your specs (everything is cached, results are recorded again)\n`,
+    );
   });
 });

@@ -10,6 +10,8 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import type { Plan } from '../../plan/types.js';
 import { defaultReporter, REPORTER_NAMES, type ReporterName } from '../../reporters/types.js';
+import { dbFileProblem } from '../../results/check.js';
+import { resultsLine } from '../../results/outcome.js';
 import { checkCacheDir } from '../cache-dir.js';
 import {
   CliExit,
@@ -82,6 +84,9 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
 
   const cacheRoot = cacheRootOf(cmd, io);
   await checkCacheDir('run', cacheRoot, true);
+  const dbFile = dbFileOf(cmd, io);
+  const dbProblem = await dbFileProblem(dbFile, true);
+  if (dbProblem !== null) throw new CliExit(EXIT_USAGE, `pefuse run: ${dbProblem}`);
   const planned = await planSpec(spec, io, { overrides, cacheRoot, withStore: true });
   if (!planned.ok) {
     printDiagnostics(io, planned.error);
@@ -130,7 +135,7 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
   if (outputPipeClosed()) process.emit('SIGINT', 'SIGINT');
   const store = openStore(cacheRoot);
   const needsDb = plan.stages.length > 0;
-  const results = needsDb ? (await import('../../results/index.js')).openResults(dbFileOf(cmd, io)) : null;
+  const results = needsDb ? (await import('../../results/index.js')).openResults(dbFile) : null;
   try {
     const r = await runPlan(plan, {
       store,
@@ -141,7 +146,7 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
       retry: { retries, backoffMs: exponentialBackoff(1_000) },
       drain: interrupt.drain,
       kill: interrupt.kill,
-      argv: ['run', spec, ...process.argv.slice(3)],
+      argv: process.argv.slice(2),
     });
     interrupt.finished();
     reporter.close();
@@ -155,7 +160,11 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
     );
     if (r.ok) {
       if (reporterName !== 'json')
-        io.stdout(`results: ${dbFileOf(cmd, io)} (\`pefuse status\` shows the metrics of every point)\n`);
+        io.stdout(
+          results
+            ? resultsLine(results)
+            : `results: ${dbFile} (\`pefuse status\` shows the metrics of every point)\n`,
+        );
       return EXIT_OK;
     }
     const skipped = [...r.outcomes.values()].filter(

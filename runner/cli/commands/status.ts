@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { checkCacheDir } from '../cache-dir.js';
 import type { CliIo } from '../io.js';
-import { EXIT_FAILURES, EXIT_USAGE } from '../io.js';
+import { CliExit, EXIT_FAILURES, EXIT_USAGE } from '../io.js';
 import { cacheRootOf, dbFileOf } from '../planning.js';
 
 export function registerStatus(program: Command, io: CliIo, setExit: (code: number) => void): void {
@@ -26,9 +26,13 @@ export function registerStatus(program: Command, io: CliIo, setExit: (code: numb
       // The database lives in the cache unless --db says otherwise: a cache path that is a file is named as such.
       if ((cmd.optsWithGlobals() as { db?: string }).db === undefined)
         await checkCacheDir('status', cacheRootOf(cmd, io), false);
+      const file = dbFileOf(cmd, io);
+      const { dbFileProblem } = await import('../../results/check.js');
+      const problem = await dbFileProblem(file, false);
+      if (problem !== null) throw new CliExit(EXIT_USAGE, `pefuse status: ${problem}`);
       const { openResults } = await import('../../results/db.js');
       const { readStatus, renderStatus } = await import('../../results/summary.js');
-      const db = openResults(dbFileOf(cmd, io), { readOnly: true, lockTimeoutMs: waitS * 1000 });
+      const db = openResults(file, { readOnly: true, lockTimeoutMs: waitS * 1000 });
       const r = await readStatus(db);
       await db.close();
       if (!r.ok) {
