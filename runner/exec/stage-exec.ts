@@ -106,6 +106,16 @@ export async function executeStage(
         holder: `pid ${h.pid} on ${h.host} since ${h.started}`,
       });
     },
+    onReclaimed: (h) =>
+      env.emit({
+        type: 'warning',
+        key: stage.key,
+        message: `${ref.kind} stage ${ref.key.slice(0, 12)}: took over a stale lock (${
+          h === null
+            ? 'no owner file'
+            : `pid ${h.pid} on ${h.host}, last heartbeat ${h.heartbeat}: ${h.host === HOST ? 'process gone' : 'no heartbeat for too long'}`
+        }); its journaled items are resumed`,
+      }),
   });
   if (!lock) return cancelled(ref, 0);
   try {

@@ -94,13 +94,13 @@ export async function liveHolder(lockDir: string, staleMs = DEFAULT_STALE_MS): P
   return s.state === 'held' ? s.holder : null;
 }
 
-/** Removes a stale lock dir unless someone replaced it meanwhile. */
-async function reclaim(lockDir: string, seen: LockHolder | null): Promise<void> {
+/** Removes a stale lock dir unless someone replaced it meanwhile; true when this call removed it. */
+async function reclaim(lockDir: string, seen: LockHolder | null): Promise<boolean> {
   const aside = `${lockDir}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     await rename(lockDir, aside);
   } catch (e) {
-    if (isErrno(e, 'ENOENT')) return; // another contender reclaimed it first
+    if (isErrno(e, 'ENOENT')) return false; // another contender reclaimed it first
     throw e;
   }
   const now = await readHolder(aside);
@@ -111,9 +111,10 @@ async function reclaim(lockDir: string, seen: LockHolder | null): Promise<void> 
   if (!same) {
     // We moved a fresh lock taken between our check and the rename: put it back if the place is free.
     await rename(aside, lockDir).catch(() => undefined);
-    return;
+    return false;
   }
   await rm(aside, { recursive: true, force: true });
+  return true;
 }
 
 export async function acquireLock(
@@ -139,7 +140,7 @@ export async function acquireLock(
     const s = await inspect(lockDir, staleMs);
     if (s.state === 'free') continue;
     if (s.state === 'stale') {
-      await reclaim(lockDir, s.holder);
+      if (await reclaim(lockDir, s.holder)) opts.onReclaimed?.(s.holder);
       continue;
     }
     if (!opts.wait) return null;

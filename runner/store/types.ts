@@ -99,6 +99,8 @@ export interface LockOptions {
   wait: boolean;
   /** Called once, when the lock is found held by someone else and `wait` is true. */
   onWaiting?: (holder: LockHolder) => void;
+  /** Called when a stale lock (dead holder, or no heartbeat for `staleMs`) is taken over. */
+  onReclaimed?: (holder: LockHolder | null) => void;
   /** A lock whose heartbeat is older than this is reclaimed (default 120 000 ms). */
   staleMs?: number;
   /** Poll interval while waiting (default 500 ms). */

@@ -98,11 +98,9 @@ export const runScore: StageRunner = async (ctx) => {
           JSON.stringify(subsetOrder(queries, qdata, gm.value.data, dim, indexOf(gm.value.ids))),
         )
       : undefined;
-  const output: StageRunOutput = {
-    output: scoreOutputJson(out, subset),
-    device: 'cpu',
-    peak_mem_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-  };
+  // No peak_mem_mb: the process's maxRSS is pefuse's own high-water mark over its whole life, not this
+  // stage's (the compute table's memory column is what model workers report).
+  const output: StageRunOutput = { output: scoreOutputJson(out, subset), device: 'cpu' };
   return ok(output);
 };
 

@@ -34,6 +34,13 @@ describe('resume after kill -9', () => {
     expect(r2.exitCode).toBe(0);
     const started = r2.events.find((e) => e.type === 'stage-started');
     expect([started?.items, started?.resumed]).toEqual([6, 3]);
+    // The takeover of the dead runner's lock is said, not silent.
+    const took = r2.events.filter((e) => e.type === 'warning').map((e) => e.message);
+    expect(took).toEqual([
+      expect.stringMatching(
+        /^mllm\.compose stage [0-9a-f]{12}: took over a stale lock \(pid \d+ on .+, last heartbeat .+: process gone\); its journaled items are resumed$/,
+      ),
+    ]);
     expect(done(r2.events).sort()).toEqual(['i3', 'i4', 'i5']);
     // Every item reached a worker at most twice (i3: once per run), the others once.
     const items = rig
