@@ -15,18 +15,16 @@
  * process is reclaimed.
  */
 
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import type { GrantedResources, RunEvent, StageRef } from '../events/event.js';
 import type { PlannedStage } from '../plan/types.js';
 import type { ItemRecord, StageManifest, Store } from '../store/types.js';
 import { convertExceptionToFailure, type Failure, failure } from './failure.js';
-import { heal, healedFailure, watchObjects } from './heal.js';
-import { LineRing } from './lines.js';
+import { heal, healedFailure } from './heal.js';
 import type { Grant, ResourceManager } from './resources.js';
 import { modelKey, resourceRequest } from './scheduler.js';
-import type { RetryPolicy, StageRunContext, StageRunOutput } from './stage-run.js';
+import { makeContext, StageLog } from './stage-context.js';
+import type { RetryPolicy, StageRunOutput } from './stage-run.js';
 import type { WorkerCache } from './worker-cache.js';
 import { parksWorkers } from './worker-stage.js';
 
@@ -62,7 +60,6 @@ export type StageOutcome =
     }
   | { status: 'cancelled'; failure: Failure; done: number };
 
-const LOG_TAIL = 30;
 const HOST = hostname();
 
 export async function executeStage(
@@ -258,94 +255,6 @@ function summarize(failed: Map<string, Failure>): Failure {
   });
 }
 
-function makeContext(
-  stage: PlannedStage,
-  ref: StageRef,
-  inputs: Record<string, StageManifest>,
-  env: StageEnv,
-  grant: Grant,
-  done: Map<string, ItemRecord>,
-  failedItems: Map<string, Failure>,
-  attempt: number,
-  log: StageLog,
-  badObjects: Set<string>,
-): StageRunContext {
-  const journal = env.store.stages.journal(stage.key);
-  return {
-    key: stage.key,
-    record: stage.record,
-    node: stage.node,
-    inputs,
-    objects: watchObjects(env.store.objects, badObjects),
-    items: env.store.items,
-    done,
-    async itemDone(item) {
-      await journal.append(item);
-      done.set(item.id, item);
-      failedItems.delete(item.id);
-      env.emit({
-        ...ref,
-        type: 'item-done',
-        item: item.id,
-        seconds: item.seconds,
-        cached: item.cached === true,
-      });
-    },
-    itemFailed(item, f, tries = 1) {
-      failedItems.set(item, f);
-      env.emit({
-        ...ref,
-        type: 'item-failed',
-        item,
-        attempt: tries,
-        failure: f.item === undefined ? { ...f, item } : f,
-        willRetry: false,
-        delayMs: 0,
-      });
-      env.onFailure();
-    },
-    signal: env.drain,
-    kill: env.kill,
-    workers: env.workers,
-    attempt,
-    retry: env.retry,
-    resources: { threads: grant.threads, gpu: grant.gpus[0] ?? null, gpus: grant.gpus, http: grant.http },
-    log: (line) => log.line(line),
-    notify(n) {
-      switch (n.type) {
-        case 'items':
-          env.emit({ ...ref, type: 'stage-items', items: n.items });
-          return;
-        case 'worker-ready':
-          env.emit({ ...ref, type: 'worker-ready', worker: n.worker, gpu: n.gpu, identity: n.identity });
-          log.line(`[pefuse] worker ${n.worker + 1} ready: ${JSON.stringify(n.identity)}`);
-          return;
-        case 'worker-restarted':
-          env.emit({
-            ...ref,
-            type: 'worker-restarted',
-            worker: n.worker,
-            failure: n.failure,
-            restarts: n.restarts,
-          });
-          log.line(`[pefuse] worker ${n.worker + 1} restarting (${n.failure.reason}): ${n.failure.message}`);
-          return;
-        case 'item-retry':
-          env.emit({
-            ...ref,
-            type: 'item-failed',
-            item: n.item,
-            attempt: n.attempt - 1,
-            failure: n.failure,
-            willRetry: true,
-            delayMs: n.delayMs,
-          });
-          return;
-      }
-    },
-  };
-}
-
 function buildManifest(
   stage: PlannedStage,
   done: Map<string, ItemRecord>,
@@ -384,31 +293,4 @@ export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
     };
     signal.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-/** The stage log: `stages/<key>/stage.log` (appended, never read on the hot path) plus a tail in memory. */
-class StageLog {
-  readonly #ring = new LineRing(LOG_TAIL);
-  readonly #dir: string;
-  #stream: WriteStream | null = null;
-  constructor(dir: string) {
-    this.#dir = dir;
-  }
-  line(text: string): void {
-    this.#ring.push(text);
-    if (!this.#stream) {
-      mkdirSync(this.#dir, { recursive: true });
-      this.#stream = createWriteStream(join(this.#dir, 'stage.log'), { flags: 'a' });
-      this.#stream.on('error', () => {});
-    }
-    this.#stream.write(`${text}\n`);
-  }
-  get tail(): string[] {
-    return this.#ring.lines;
-  }
-  close(): Promise<void> {
-    const s = this.#stream;
-    if (!s) return Promise.resolve();
-    return new Promise((r) => s.end(r));
-  }
 }

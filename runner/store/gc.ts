@@ -9,7 +9,7 @@
  *    any depth of the JSON), or when they are younger than the grace period (a running `pefuse run`
  *    may have stored one and not journaled it yet); the rest are removed.
  * 3. Item-cache entries that refer to a removed or missing object are removed (unreadable ones too).
- * 4. Temp files older than the grace period and quarantined corrupt objects are removed.
+ * 4. Temp files and folders older than the grace period and quarantined corrupt objects are removed.
  *
  * With `dryRun` nothing is deleted and the same counts are returned ("would free").
  */
@@ -122,6 +122,17 @@ export async function collectGarbage(store: Store, opts: GcOptions): Promise<GcR
       report.tmp++;
       report.bytes += size;
     }
+  }
+  // Temp folders (a scratch folder a crashed process left), by their newest content.
+  const tmpRoot = join(store.root, 'tmp');
+  for (const name of await readdir(tmpRoot).catch(() => [] as string[])) {
+    const path = join(tmpRoot, name);
+    if (!(await lstat(path).catch(() => null))?.isDirectory()) continue;
+    const { bytes, newestMs } = await du(path);
+    if (now - newestMs < graceMs) continue;
+    if (!opts.dryRun) await rm(path, { recursive: true, force: true });
+    report.tmp++;
+    report.bytes += bytes;
   }
   return report;
 }

@@ -16,6 +16,14 @@ describe('pefuse run: usage errors exit 2 before anything runs', () => {
     ]);
   });
 
+  it('pefuse help NAME names an unknown command', async () => {
+    const r = await pefuse(['help', 'bogus']);
+    expect([r.exitCode, r.stderr]).toEqual([
+      2,
+      "pefuse help: unknown command 'bogus' (commands: validate, plan, run, explain, evaluate, export, status, gc, tokenize)\n",
+    ]);
+  });
+
   it('names the allowed reporters and checks numbers', async () => {
     const bad = await pefuse(['run', DEMO, '--reporter', 'fancy']);
     expect([bad.exitCode, bad.stderr]).toEqual([

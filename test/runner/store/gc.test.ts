@@ -109,6 +109,19 @@ describe('gc', () => {
     await lock.release();
   });
 
+  it('removes old temp folders (a crashed scratch folder) and keeps fresh ones', async () => {
+    const { store, keep } = await fixture();
+    const old = join(store.root, 'tmp', 'scratch-old');
+    const fresh = join(store.root, 'tmp', 'scratch-fresh');
+    mkdirSync(join(old, 'sub'), { recursive: true });
+    writeFileSync(join(old, 'sub', 'part.png'), 'x'.repeat(100));
+    age(old, 2 * 3_600_000);
+    mkdirSync(fresh);
+    writeFileSync(join(fresh, 'part.png'), 'y');
+    await collectGarbage(store, { reachable: new Set([keep]), dryRun: false });
+    expect(readdirSync(join(store.root, 'tmp'))).toEqual(['scratch-fresh']);
+  });
+
   it('keeps fresh objects (a run may not have journaled them yet)', async () => {
     const { store, keep } = await fixture();
     const fresh = await store.objects.put('just written');

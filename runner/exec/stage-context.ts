@@ -1,0 +1,133 @@
+/**
+ * What a stage runner sees while it runs (`StageRunContext`), built per attempt by the executor: item
+ * results go to the journal and become events; worker notifications become events and log lines; object
+ * reads are watched so a missing or corrupt object can be healed (see heal.ts). Also the stage log.
+ */
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import type { StageRef } from '../events/event.js';
+import type { PlannedStage } from '../plan/types.js';
+import type { ItemRecord, StageManifest } from '../store/types.js';
+import type { Failure } from './failure.js';
+import { watchObjects } from './heal.js';
+import { LineRing } from './lines.js';
+import type { Grant } from './resources.js';
+import type { StageEnv } from './stage-exec.js';
+import type { StageRunContext } from './stage-run.js';
+
+const LOG_TAIL = 30;
+
+export function makeContext(
+  stage: PlannedStage,
+  ref: StageRef,
+  inputs: Record<string, StageManifest>,
+  env: StageEnv,
+  grant: Grant,
+  done: Map<string, ItemRecord>,
+  failedItems: Map<string, Failure>,
+  attempt: number,
+  log: StageLog,
+  badObjects: Set<string>,
+): StageRunContext {
+  const journal = env.store.stages.journal(stage.key);
+  return {
+    key: stage.key,
+    record: stage.record,
+    node: stage.node,
+    inputs,
+    objects: watchObjects(env.store.objects, badObjects),
+    items: env.store.items,
+    done,
+    async itemDone(item) {
+      await journal.append(item);
+      done.set(item.id, item);
+      failedItems.delete(item.id);
+      env.emit({
+        ...ref,
+        type: 'item-done',
+        item: item.id,
+        seconds: item.seconds,
+        cached: item.cached === true,
+      });
+    },
+    itemFailed(item, f, tries = 1) {
+      failedItems.set(item, f);
+      env.emit({
+        ...ref,
+        type: 'item-failed',
+        item,
+        attempt: tries,
+        failure: f.item === undefined ? { ...f, item } : f,
+        willRetry: false,
+        delayMs: 0,
+      });
+      env.onFailure();
+    },
+    signal: env.drain,
+    kill: env.kill,
+    workers: env.workers,
+    attempt,
+    retry: env.retry,
+    resources: { threads: grant.threads, gpu: grant.gpus[0] ?? null, gpus: grant.gpus, http: grant.http },
+    log: (line) => log.line(line),
+    notify(n) {
+      switch (n.type) {
+        case 'items':
+          env.emit({ ...ref, type: 'stage-items', items: n.items });
+          return;
+        case 'worker-ready':
+          env.emit({ ...ref, type: 'worker-ready', worker: n.worker, gpu: n.gpu, identity: n.identity });
+          log.line(`[pefuse] worker ${n.worker + 1} ready: ${JSON.stringify(n.identity)}`);
+          return;
+        case 'worker-restarted':
+          env.emit({
+            ...ref,
+            type: 'worker-restarted',
+            worker: n.worker,
+            failure: n.failure,
+            restarts: n.restarts,
+          });
+          log.line(`[pefuse] worker ${n.worker + 1} restarting (${n.failure.reason}): ${n.failure.message}`);
+          return;
+        case 'item-retry':
+          env.emit({
+            ...ref,
+            type: 'item-failed',
+            item: n.item,
+            attempt: n.attempt - 1,
+            failure: n.failure,
+            willRetry: true,
+            delayMs: n.delayMs,
+          });
+          return;
+      }
+    },
+  };
+}
+
+/** The stage log: `stages/<key>/stage.log` (appended, never read on the hot path) plus a tail in memory. */
+export class StageLog {
+  readonly #ring = new LineRing(LOG_TAIL);
+  readonly #dir: string;
+  #stream: WriteStream | null = null;
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+  line(text: string): void {
+    this.#ring.push(text);
+    if (!this.#stream) {
+      mkdirSync(this.#dir, { recursive: true });
+      this.#stream = createWriteStream(join(this.#dir, 'stage.log'), { flags: 'a' });
+      this.#stream.on('error', () => {});
+    }
+    this.#stream.write(`${text}\n`);
+  }
+  get tail(): string[] {
+    return this.#ring.lines;
+  }
+  close(): Promise<void> {
+    const s = this.#stream;
+    if (!s) return Promise.resolve();
+    return new Promise((r) => s.end(r));
+  }
+}
