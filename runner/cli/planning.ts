@@ -44,6 +44,10 @@ export function planStoreAt(cacheRoot: string): PlanStore {
       return (await present).has(key) && store.stages.isPublished(key);
     },
     history: (experiment, slot) => store.history.read(experiment, slot),
+    journaled: async (key) => {
+      present ??= store.stages.list().then((keys) => new Set<string>(keys));
+      return (await present).has(key) ? (await store.stages.journal(key).read()).length : 0;
+    },
   };
 }
 

@@ -19,6 +19,8 @@ import type { Plan, PlannedStage, Point } from './types.js';
 export interface PlanStore {
   isPublished(key: StageKey): Promise<boolean>;
   history(experiment: string, slot: string): Promise<KeyRecord[]>;
+  /** Items an interrupted attempt journaled (0 when none): `run` resumes from them. */
+  journaled?(key: StageKey): Promise<number>;
 }
 
 export interface BuildOptions {
@@ -160,7 +162,13 @@ async function resolveStatus(stages: PlannedStage[], experiment: string, store: 
           }
         }
         s.status = 'run';
-        s.reason = best ? explainChange(s.record, best) : 'new';
+        const resumable = (await store.journaled?.(s.key)) ?? 0;
+        s.reason =
+          resumable > 0
+            ? `interrupted earlier: resumes ${resumable} journaled item${resumable === 1 ? '' : 's'}`
+            : best
+              ? explainChange(s.record, best)
+              : 'new';
       }),
     );
   }

@@ -257,6 +257,22 @@ KEY  metrics       metrics        run     new         -  official          1
   });
 });
 
+describe('pefuse plan after an interrupted run', () => {
+  it('says how many journaled items a stage resumes', async () => {
+    const dir = tempDir();
+    const cache = join(dir, 'cache');
+    writeFileSync(join(dir, 'small.yaml'), SMALL);
+    const first = await pefuse(['plan', 'small.yaml', '--json', '--cache', cache], { cwd: dir });
+    const compose = (JSON.parse(first.stdout) as PlanJson).stages.find((s) => s.kind === 'mllm.compose')!;
+    const journal = openStore(cache).stages.journal(compose.key as never);
+    for (const id of ['q0000', 'q0001', 'q0002'])
+      await journal.append({ id, output: { text: `t ${id}` }, seconds: 0.1 });
+    const again = await pefuse(['plan', 'small.yaml', '--json', '--cache', cache], { cwd: dir });
+    const s = (JSON.parse(again.stdout) as PlanJson).stages.find((x) => x.key === compose.key)!;
+    expect(`${s.status}: ${s.reason}`).toBe('run: interrupted earlier: resumes 3 journaled items');
+  });
+});
+
 describe('pefuse explain', () => {
   it('prints the key record of a planned stage from a unique prefix', async () => {
     const dir = tempDir();
