@@ -17,6 +17,7 @@ import {
   SYNTHETIC_LIMITS,
 } from './datasets/synthetic/generate.js';
 import type { BenchmarkName, FashionIqCategory, GenecisTask } from './datasets/types.js';
+import { SCORE_DEFAULTS } from './defaults.js';
 import { modelIdentity } from './embed/model/identity.js';
 import { DEFAULT_CAPTION_PROMPT, DEFAULT_COMPOSE_PROMPT } from './mllm/prompts.js';
 import type { PointFacts } from './pipeline.js';
@@ -35,6 +36,7 @@ export async function resolveFacts(
   const warned = new Set<string>();
   configs.forEach((c) => {
     checkBackends(c, ctx, runnable, warned, diagnostics);
+    checkScoreDepth(c, ctx, warned, diagnostics);
     const dk = canonicalJson(c.dataset as unknown as JsonValue);
     if (!datasets.has(dk)) {
       datasetIndex.set(dk, datasetIndex.size);
@@ -134,6 +136,42 @@ function checkBackends(
       ),
     );
   }
+}
+
+/** The deepest rank each dataset's metrics read (recall@50, map@50; GeneCIS recall@3). */
+const METRIC_DEPTH: Record<string, number> = {
+  cirr: 50,
+  fashioniq: 50,
+  circo: 50,
+  genecis: 3,
+  synthetic: 50,
+};
+
+/**
+ * `score.k` below the deepest metric K would compute recall@50 from a top-20 list: silently wrong
+ * numbers. A located error instead.
+ */
+function checkScoreDepth(
+  c: PointConfig,
+  ctx: PlanContext,
+  warned: Set<string>,
+  diagnostics: Diagnostic[],
+): void {
+  const k = c.score?.k ?? SCORE_DEFAULTS.k;
+  const need = METRIC_DEPTH[c.dataset.name];
+  if (need === undefined || k >= need) return;
+  const id = `score.k:${c.dataset.name}:${k}`;
+  if (warned.has(id)) return;
+  warned.add(id);
+  diagnostics.push(
+    diag(
+      `\`score.k\` is ${k}, but the ${c.dataset.name} metrics read the top ${need} (${need === 3 ? 'recall@3' : 'recall@50 / map@50'})`,
+      ctx.spanOf(['score', 'k'], k),
+      {
+        hint: `set score.k to ${need} or more (the default is ${SCORE_DEFAULTS.k}); a shorter list would turn recall@${need} into recall@${k}`,
+      },
+    ),
+  );
 }
 
 /**

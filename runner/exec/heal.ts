@@ -11,7 +11,7 @@
  *   this stage's own journaled items name it    ──▶ forget those items and retry the stage now
  */
 import type { StageKey } from '../plan/stage.js';
-import { referencesAny } from '../store/refs.js';
+import { referencedObjects, referencesAny } from '../store/refs.js';
 import type { ItemRecord, ObjectStore, StageManifest, StageStore } from '../store/types.js';
 import { type Failure, failure } from './failure.js';
 
@@ -76,4 +76,21 @@ export function healedFailure(f: Failure, h: Healing): Failure {
       ...(f.detail ? { detail: f.detail } : {}),
     },
   );
+}
+
+/** Ids of journaled items that name an object the store no longer has (a stat per object). */
+export async function itemsWithMissingObjects(
+  done: ReadonlyMap<string, ItemRecord>,
+  objects: ObjectStore,
+): Promise<string[]> {
+  const gone: string[] = [];
+  for (const [id, rec] of done) {
+    for (const sha of referencedObjects(rec.output)) {
+      if (!/^[0-9a-f]{64}$/.test(sha) || !(await objects.has(sha))) {
+        gone.push(id);
+        break;
+      }
+    }
+  }
+  return gone;
 }

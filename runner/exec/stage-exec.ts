@@ -20,7 +20,7 @@ import type { GrantedResources, RunEvent, StageRef } from '../events/event.js';
 import type { PlannedStage } from '../plan/types.js';
 import type { ItemRecord, StageManifest, Store } from '../store/types.js';
 import { convertExceptionToFailure, type Failure, failure } from './failure.js';
-import { heal, healedFailure } from './heal.js';
+import { heal, healedFailure, itemsWithMissingObjects } from './heal.js';
 import type { Grant, ResourceManager } from './resources.js';
 import { modelKey, resourceRequest } from './scheduler.js';
 import { makeContext, StageLog } from './stage-context.js';
@@ -152,6 +152,17 @@ async function runLocked(
     });
   }
   const done = new Map<string, ItemRecord>(prior.items.map((i) => [i.id, i]));
+  // A journaled item whose output object left the store (deleted, quarantined) is recomputed, not
+  // resumed: otherwise the stage would publish a manifest naming a missing object.
+  const gone = await itemsWithMissingObjects(done, env.store.objects);
+  if (gone.length > 0) {
+    for (const id of gone) done.delete(id);
+    env.emit({
+      type: 'warning',
+      key: stage.key,
+      message: `${ref.kind} stage ${ref.key.slice(0, 12)}: ${gone.length} journaled item(s) name objects no longer in the cache; those items are recomputed`,
+    });
+  }
   const resumed = done.size;
 
   const run = stage.definition.run;

@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { type Diagnostic, hasErrors } from '../diagnostics/diagnostic.js';
 import { compileSpec } from '../spec/compile.js';
 import { nodeAt } from '../spec/located.js';
-import type { JsonObject } from '../util/json.js';
+import { type JsonObject, sha256Hex } from '../util/json.js';
 import { err, ok, type Result } from '../util/result.js';
 import { distance, explainChange, KEY_SCHEME, stageKeyOf } from './keys.js';
 import type { KeyRecord, Pipeline, StageKey } from './stage.js';
@@ -108,9 +108,16 @@ export async function buildPlan(file: string, opts: BuildOptions): Promise<Resul
         slot: `${label}:${node.role}`,
       });
     }
+    // A point's id names what it computes, not only its swept values: the same values under another
+    // `--set`, `--limit` or an edited spec are another point (their metrics are never mixed), while
+    // writing a default out (`top_k: 50`) keeps the same stage keys and so the same point.
+    const chain = Object.keys(byRole)
+      .sort()
+      .map((r) => `${r}=${byRole[r]}`)
+      .join(',');
     points.push({
       index,
-      id: draft.id,
+      id: sha256Hex(`${draft.id}\u0000${chain}`).slice(0, 12),
       params: draft.params,
       config: draft.config as unknown as JsonObject,
       stages: byRole,

@@ -46,12 +46,8 @@ export function expandPoints(
   const points: DraftPoint[] = [];
   const seen = new Set<string>();
   const labels = distinctLabels(datasets, datasetLabel);
-  // A point's id names its whole configuration, not only its swept values: the same sweep values under
-  // another `--set`, `--limit` or edited spec are another point (their metrics must never be mixed).
-  const baseText = canonicalJson(base);
   for (const [i, dataset] of datasets.entries()) {
     const label = labels[i]!;
-    const context = `${baseText}\u0000${canonicalJson(dataset as unknown as JsonValue)}`;
     for (const a of assignments) {
       // Copy-on-write: only the blocks an assignment changes are copied; the others stay shared by
       // reference across points (cheaper for 100k-point grids, and identity-cached when keyed).
@@ -69,11 +65,8 @@ export function expandPoints(
         if (seen.has(key)) continue;
         seen.add(key);
         checkBlocks(config, a.get('mode')?.span ?? modeSpan, reported, diagnostics);
-        points.push({
-          params,
-          config,
-          id: sha256Hex(`${key}\u0000${seeds[r]}\u0000${context}`).slice(0, 12),
-        });
+        // The swept values and seed; build.ts adds the point's stage keys to make its id.
+        points.push({ params, config, id: sha256Hex(`${key}\u0000${seeds[r]}`).slice(0, 12) });
       }
     }
   }

@@ -4,7 +4,7 @@
  * DuckDB at the end of a run.
  */
 import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nearestExisting } from '../util/nearest.js';
 
@@ -19,6 +19,11 @@ export async function dbFileProblem(file: string, write: boolean): Promise<strin
   if (st?.isDirectory())
     return `the results database ${file} is a folder, not a file; pass the file itself, e.g. --db ${join(file, 'results.duckdb')}`;
   if (st && !st.isFile()) return `the results database ${file} is not a regular file; ${FIX}`;
+  // An existing file that is not a DuckDB database (say, a spec passed to --db by mistake) must never
+  // be written, nor called "damaged" with advice to delete it. A `.duckdb` file without the header is
+  // a damaged database, which DuckDB reports with that advice.
+  if (st && st.size > 0 && !/\.(duckdb|db)$/i.test(file) && !(await isDuckDbFile(file)))
+    return `${file} is not a DuckDB database (no DuckDB header): it cannot be the results database; ${FIX}`;
   if (!write) return null;
   const n = await nearestExisting(file);
   if (n.kind === 'error')
@@ -35,4 +40,17 @@ export async function dbFileProblem(file: string, write: boolean): Promise<strin
     return `${what} ${why}; ${FIX}`;
   }
   return null;
+}
+
+/** DuckDB files carry the magic bytes "DUCK" at offset 8. */
+async function isDuckDbFile(file: string): Promise<boolean> {
+  const fh = await open(file, 'r').catch(() => null);
+  if (!fh) return true; // unreadable: let DuckDB report it
+  try {
+    const buf = Buffer.alloc(12);
+    const { bytesRead } = await fh.read(buf, 0, 12, 0);
+    return bytesRead < 12 ? false : buf.subarray(8, 12).toString('latin1') === 'DUCK';
+  } finally {
+    await fh.close();
+  }
 }

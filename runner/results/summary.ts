@@ -13,7 +13,10 @@ export interface StatusSummary {
   experiments: Record<string, JsonValue>[];
   stages: Record<string, JsonValue>[];
   failures: Record<string, JsonValue>[];
+  /** Metrics of the points of each experiment's latest run (other settings are other points). */
   metrics: Record<string, JsonValue>[];
+  /** Per experiment: points with metrics that earlier runs (other `--set`/`--limit`) recorded, not shown. */
+  hidden: Record<string, JsonValue>[];
 }
 
 const QUERIES = {
@@ -35,7 +38,15 @@ const QUERIES = {
   metrics: `
     SELECT m.experiment, m.point_id, p.idx, p.params, m.dataset, m.split, m.subset, m.name, m.value, m.n
     FROM latest_metrics m LEFT JOIN points p USING (experiment, point_id)
+    WHERE p.run_id IS NULL OR p.run_id = (SELECT r.id FROM runs r WHERE r.experiment = m.experiment
+                                          ORDER BY r.started_at DESC LIMIT 1)
     ORDER BY m.experiment, p.idx NULLS LAST, m.point_id, m.name`,
+  hidden: `
+    SELECT m.experiment, count(DISTINCT m.point_id) AS points
+    FROM latest_metrics m JOIN points p USING (experiment, point_id)
+    WHERE p.run_id IS NOT NULL AND p.run_id <> (SELECT r.id FROM runs r WHERE r.experiment = m.experiment
+                                                ORDER BY r.started_at DESC LIMIT 1)
+    GROUP BY m.experiment ORDER BY m.experiment`,
 } as const;
 
 /**
@@ -47,8 +58,15 @@ export async function readStatus(
   db: ResultsDb,
   alive: (pid: number) => boolean = pidAlive,
 ): Promise<ResultsResult<StatusSummary>> {
-  const out: StatusSummary = { file: db.file, experiments: [], stages: [], failures: [], metrics: [] };
-  for (const name of ['experiments', 'stages', 'failures', 'metrics'] as const) {
+  const out: StatusSummary = {
+    file: db.file,
+    experiments: [],
+    stages: [],
+    failures: [],
+    metrics: [],
+    hidden: [],
+  };
+  for (const name of ['experiments', 'stages', 'failures', 'metrics', 'hidden'] as const) {
     const r = await db.query(QUERIES[name]);
     if (!r.ok) return err(r.error);
     out[name] = r.value;
@@ -200,8 +218,15 @@ export function renderStatus(s: StatusSummary): string {
     });
     parts.push(
       '',
-      `Metrics of ${exp} (latest run per point, %)`,
+      `Metrics of ${exp} (the points of its latest run, %)`,
       textTable(['point', 'data', 'params', 'n', ...names], table),
+    );
+  }
+  for (const h of s.hidden) {
+    parts.push(
+      '',
+      `${h.experiment}: ${h.points} more point(s) with metrics from earlier runs with other settings ` +
+        '(--set, --limit, an edited spec) are not shown; they are in the `latest_metrics` view',
     );
   }
   return `${parts.join('\n')}\n`;

@@ -82,7 +82,7 @@ export function checkSweepSize(tree: LNode, diagnostics: Diagnostic[], limit = M
   const at: SourceSpan = repeatsAlone && repeats ? repeats.value.span : (sweep?.keySpan ?? tree.span);
   diagnostics.push(
     diag(
-      `the sweep expands to ${fmt(total)} points (limit ${fmt(limit)}): ${plural(nDatasets, 'dataset', 'datasets')} × ${plural(nSweep, 'sweep combination', 'sweep combinations')} × ${plural(nRepeats, 'repeat', 'repeats')}`,
+      `the sweep expands to up to ${fmt(total)} points (limit ${fmt(limit)}; counted before exclude and duplicates are removed): ${plural(nDatasets, 'dataset', 'datasets')} × ${plural(nSweep, 'sweep combination', 'sweep combinations')} × ${plural(nRepeats, 'repeat', 'repeats')}`,
       at,
       {
         hint:

@@ -21,7 +21,9 @@ function propertySchema(path: string): SchemaNode | undefined {
   const [block, prop, ...rest] = path.split('.');
   if (rest.length > 0 || !block || !prop) return undefined;
   if (!(SWEEPABLE_BLOCKS as readonly string[]).includes(block)) return undefined;
-  return root.definitions?.[block]?.properties?.[prop];
+  // Own properties only: `mllm.toString` or `score.__proto__` must not find Object.prototype's members.
+  const props = root.definitions?.[block]?.properties;
+  return props && Object.hasOwn(props, prop) ? props[prop] : undefined;
 }
 
 /** Every path a sweep, an `exclude` or a `--set` on a point may name. */

@@ -1,8 +1,9 @@
 /** `pefuse run` through the real CLI: usage errors (exit 2), and the demo end to end. */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { openStore } from '../../runner/store/index.js';
 import { BIN, pefuse, REPO_ROOT, tempDir } from '../helpers/cli.js';
 
 const DEMO = 'experiments/demo.yaml';
@@ -133,7 +134,7 @@ describe('pefuse run heals a cache whose objects went bad', () => {
     writeFileSync(object, bytes);
 
     // New score stages read it: they fail, naming the withdrawn producer; nothing else is lost.
-    const first = await pefuse([...args, '--set', 'score.k=20']);
+    const first = await pefuse([...args, '--set', 'score.k=60']);
     expect(first.exitCode).toBe(1);
     expect(first.stderr).toContain(
       `cached object ${sha.slice(0, 12)} is corrupt (content does not match its sha256); it will be recomputed; the cached output of embed.image stage ${gallery!.key.slice(0, 12)} was withdrawn: re-run the same command to recompute it`,
@@ -141,7 +142,7 @@ describe('pefuse run heals a cache whose objects went bad', () => {
     expect(existsSync(join(stagesDir, gallery!.key, 'manifest.withdrawn.json'))).toBe(true);
 
     // The advice works: the re-run recomputes that embedding and finishes.
-    const second = await pefuse([...args, '--set', 'score.k=20']);
+    const second = await pefuse([...args, '--set', 'score.k=60']);
     expect([second.exitCode, second.stderr]).toEqual([0, expect.not.stringContaining('corrupt')]);
     expect(readFileSync(object)).not.toEqual(bytes);
   });
@@ -185,6 +186,18 @@ describe('pefuse run: the cache folder and the output pipe are checked like inpu
     ]);
   });
 
+  it('a --db that is not a DuckDB file (a spec passed by mistake) is refused, never called damaged', async () => {
+    const dir = tempDir();
+    const spec = join(dir, 'spec.yaml');
+    writeFileSync(spec, 'experiment: x\n');
+    const r = await pefuse(['--cache', join(dir, 'cache'), 'run', DEMO, '--limit', '2', '--db', spec]);
+    expect([r.exitCode, r.stderr]).toEqual([
+      2,
+      `pefuse run: ${spec} is not a DuckDB database (no DuckDB header): it cannot be the results database; pass --db FILE to use another file\n`,
+    ]);
+    expect(readFileSync(spec, 'utf8')).toBe('experiment: x\n');
+  });
+
   it('a reader that closes the pipe early (| head) drains the run like Ctrl-C: no stack trace, no stale locks, resumable', async () => {
     const cache = join(tempDir(), 'cache');
     const child = execa(process.execPath, [BIN, '--cache', cache, 'run', DEMO, '--reporter', 'plain'], {
@@ -205,5 +218,32 @@ describe('pefuse run: the cache folder and the output pipe are checked like inpu
     expect(locks).toEqual([]);
     const again = await pefuse(['--cache', cache, 'run', DEMO, '--reporter', 'plain']);
     expect(again.exitCode).toBe(0);
+  });
+});
+
+describe('pefuse run resumes only journaled items whose objects are still cached', () => {
+  it('recomputes a journaled item whose output object was deleted, instead of publishing a missing object', async () => {
+    const cache = join(tempDir(), 'cache');
+    const args = ['--cache', cache, 'run', DEMO, '--limit', '2', '--reporter', 'plain'];
+    expect((await pefuse(args)).exitCode).toBe(0);
+    // Turn a published diffusion stage back into an interrupted one: its items in the journal, no manifest.
+    const store = openStore(cache);
+    const key = (await store.stages.list()).find((k) =>
+      readFileSync(join(cache, 'stages', k, 'manifest.json'), 'utf8').includes('"kind":"diffusion.edit"'),
+    )!;
+    const m = JSON.parse(readFileSync(join(cache, 'stages', key, 'manifest.json'), 'utf8')) as {
+      items: { id: string; output: { image: { sha256: string } } }[];
+    };
+    for (const item of m.items) await store.stages.journal(key).append(item as never);
+    rmSync(join(cache, 'stages', key, 'manifest.json'));
+    const sha = m.items[0]!.output.image.sha256;
+    rmSync(join(cache, 'objects', sha.slice(0, 2), sha));
+
+    const again = await pefuse(args);
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).toContain(
+      `diffusion.edit stage ${key.slice(0, 12)}: 1 journaled item(s) name objects no longer in the cache; those items are recomputed`,
+    );
+    expect(existsSync(join(cache, 'objects', sha.slice(0, 2), sha))).toBe(true);
   });
 });

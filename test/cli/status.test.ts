@@ -56,7 +56,7 @@ describe('pefuse status', () => {
         '------------  ------------  -------  -----------  -----------------------------------',
         '333d186a42bd  mllm.compose  dummy    worker-exit  worker exited with code 3 (item q2)',
         '',
-        'Metrics of demo (latest run per point, %)',
+        'Metrics of demo (the points of its latest run, %)',
         'point         data           params                                n  recall@1  recall@5  recall@10',
         '------------  -------------  ------------------------------------  -  --------  --------  ---------',
         'p0aaaaaaaaaa  synthetic/val  mllm.temperature=0 repeat=0 mode=t2i  4        25        50         75',
@@ -70,7 +70,7 @@ describe('pefuse status', () => {
     const r = await pefuse(['status', '--db', join(cache, 'results.duckdb'), '--json']);
     expect(r.exitCode).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(Object.keys(doc)).toEqual(['file', 'experiments', 'stages', 'failures', 'metrics']);
+    expect(Object.keys(doc)).toEqual(['file', 'experiments', 'stages', 'failures', 'metrics', 'hidden']);
     expect(doc.failures).toEqual([
       expect.objectContaining({
         kind: 'mllm.compose',
@@ -155,6 +155,45 @@ describe('pefuse status', () => {
     expect(r.stderr).toBe(
       `pefuse status: cannot open results database ${file}: IO Error: The file "${file}" exists, but it is not a valid DuckDB database file!; ` +
         `the results database is damaged: delete ${file} and re-run your specs (everything is cached, results are recorded again)\n`,
+    );
+  });
+});
+
+describe('pefuse status after runs with other settings', () => {
+  it("shows the latest run's points, counts the others in a note, and a written-out default is the same point", async () => {
+    const cache = join(tempDir('pefuse-status-cfg-'), 'cache');
+    const run = (...set: string[]) =>
+      pefuse([
+        '--cache',
+        cache,
+        'run',
+        'experiments/demo.yaml',
+        '--limit',
+        '2',
+        '--reporter',
+        'plain',
+        ...set,
+      ]);
+    const ids = async () => {
+      const s = await pefuse(['--cache', cache, 'status', '--json']);
+      const j = JSON.parse(s.stdout) as { metrics: { point_id: string }[]; hidden: { points: number }[] };
+      return { ids: new Set(j.metrics.map((m) => m.point_id)), hidden: j.hidden };
+    };
+    expect((await run()).exitCode).toBe(0);
+    const plain = await ids();
+    expect(plain.ids.size).toBe(24);
+    // top_k 50 is the default: same stage keys, so the same points, nothing hidden.
+    expect((await run('--set', 'mllm.top_k=50')).exitCode).toBe(0);
+    expect(await ids()).toEqual(plain);
+    // top_p changes every chain that uses the MLLM (t2i, t2t, i2t): 18 new points; i2i keeps its 6.
+    expect((await run('--set', 'mllm.top_p=0.5')).exitCode).toBe(0);
+    const other = await ids();
+    expect(other.ids.size).toBe(24);
+    expect([...other.ids].filter((id) => plain.ids.has(id))).toHaveLength(6);
+    expect(other.hidden).toEqual([{ experiment: 'demo', points: 18 }]);
+    const text = await pefuse(['--cache', cache, 'status']);
+    expect(text.stdout).toContain(
+      'demo: 18 more point(s) with metrics from earlier runs with other settings (--set, --limit, an edited spec) are not shown; they are in the `latest_metrics` view',
     );
   });
 });

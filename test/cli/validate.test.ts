@@ -246,7 +246,7 @@ describe('pefuse validate: specs that used to crash, hang or pass and then fail 
     const r = await validate({ 'spec.yaml': `${BASE}sweep:\n  grid:\n${grid}\n` });
     expect(r.exitCode).toBe(2);
     expect(r.stderr.split('\n')[0]).toBe(
-      'spec.yaml:7:1: error: the sweep expands to 100,000,000 points (limit 100,000): 1 dataset × 100,000,000 sweep combinations × 1 repeat',
+      'spec.yaml:7:1: error: the sweep expands to up to 100,000,000 points (limit 100,000; counted before exclude and duplicates are removed): 1 dataset × 100,000,000 sweep combinations × 1 repeat',
     );
   });
 
@@ -297,5 +297,28 @@ describe('pefuse validate: specs that used to crash, hang or pass and then fail 
 1 warning
 `);
     expect(r.stdout).toBe('spec.yaml: ok (1 point, 6 stages)\n');
+  });
+});
+
+describe('pefuse validate: score depth', () => {
+  it('refuses a score.k below the deepest metric K (recall@50 from a top-20 list would be wrong)', async () => {
+    const r = await pefuse(['validate', 'experiments/demo.yaml', '--set', 'score.k=20']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(
+      '<command line>:1:15: error: `score.k` is 20, but the synthetic metrics read the top 50 (recall@50 / map@50)',
+    );
+  });
+});
+
+describe('pefuse validate: sweep paths', () => {
+  it("refuses Object.prototype's member names as parameter paths (mllm.toString)", async () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'p.yaml'),
+      'experiment: t\ndatasets: [{ name: synthetic, n_gallery: 20, n_queries: 5 }]\nmode: t2i\nmllm: { backend: dummy, model: dummy-mllm }\nretrieval: { backend: dummy, model: dummy }\nsweep:\n  grid: { mllm.toString: [1, 2] }\n',
+    );
+    const r = await pefuse(['validate', join(dir, 'p.yaml')]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('p.yaml:7:11: error: unknown parameter path `mllm.toString`');
   });
 });

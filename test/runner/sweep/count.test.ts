@@ -43,7 +43,7 @@ describe('sweep size limit', () => {
     const r = await check({ 'spec.yaml': `${BASE}sweep:\n  grid:\n${grid.join('\n')}\n` });
     expect(
       r.text,
-    ).toBe(`spec.yaml:7:1: error: the sweep expands to 100,000,000 points (limit 100,000): 1 dataset × 100,000,000 sweep combinations × 1 repeat
+    ).toBe(`spec.yaml:7:1: error: the sweep expands to up to 100,000,000 points (limit 100,000; counted before exclude and duplicates are removed): 1 dataset × 100,000,000 sweep combinations × 1 repeat
   7 | sweep:
     | ^^^^^
   hint: split it into several specs (e.g. one per value of an axis), or use \`zip\` or \`points\` to list only the combinations you need
@@ -56,7 +56,7 @@ describe('sweep size limit', () => {
     const r = await check({ 'spec.yaml': `${BASE}repeats: 1000000\n` });
     expect(
       r.text,
-    ).toBe(`spec.yaml:7:10: error: the sweep expands to 1,000,000 points (limit 100,000): 1 dataset × 1 sweep combination × 1,000,000 repeats
+    ).toBe(`spec.yaml:7:10: error: the sweep expands to up to 1,000,000 points (limit 100,000; counted before exclude and duplicates are removed): 1 dataset × 1 sweep combination × 1,000,000 repeats
   7 | repeats: 1000000
     |          ^^^^^^^
   hint: repeats give mean ± std over a few seeds (3 to 10 is typical); for more, split the seeds over several specs
@@ -69,7 +69,7 @@ describe('sweep size limit', () => {
     const spec = `${BASE.replace('{ name: synthetic }', '{ name: synthetic }\n  - { name: synthetic, seed: 2 }')}repeats: 501\nsweep: { product: [ { grid: { mllm.temperature: ${values(10)} } }, { zip: { mllm.top_k: ${values(10).replace(/0\.(\d+)/g, '$1')} } } ] }\n`;
     const r = await check({ 'spec.yaml': spec });
     expect(r.text.split('\n')[0]).toBe(
-      'spec.yaml:9:1: error: the sweep expands to 100,200 points (limit 100,000): 2 datasets × 100 sweep combinations × 501 repeats',
+      'spec.yaml:9:1: error: the sweep expands to up to 100,200 points (limit 100,000; counted before exclude and duplicates are removed): 2 datasets × 100 sweep combinations × 501 repeats',
     );
   });
 });
