@@ -87,6 +87,7 @@ export async function runPlan(plan: Plan, opts: ExecutorOptions): Promise<RunSum
     emit,
     opts.runId ?? `${new Date().toISOString()}-${process.pid}`,
     opts.argv ?? [],
+    (key) => opts.store.stages.withdraw(key),
   );
   const resources = new ResourceManager(opts.resources);
   emit({

@@ -76,6 +76,7 @@ export class ResultsRecorder {
   /** What the database holds for the plan's cached stages; read once at the start. */
   #recorded: Promise<Map<StageKey, RecordedStage>> = Promise.resolve(new Map());
   #warned = false;
+  readonly #withdraw: (key: StageKey) => Promise<boolean>;
 
   constructor(
     db: ResultsDb | null,
@@ -84,7 +85,10 @@ export class ResultsRecorder {
     emit: EventSink,
     runId: string,
     argv: string[],
+    /** Un-publishes a stage whose output objects turned out missing or corrupt (see heal.ts). */
+    withdraw: (key: StageKey) => Promise<boolean> = async () => false,
   ) {
+    this.#withdraw = withdraw;
     this.#db = db;
     this.#plan = plan;
     this.#objects = objects;
@@ -300,9 +304,15 @@ export class ResultsRecorder {
       [o.query_ids, o.gallery_ids, o.indices, o.scores].map((r) => this.#objects.read(r)),
     );
     if (!q?.ok || !g?.ok || !ix?.ok || !sc?.ok) {
-      this.#warn(
-        `score stage ${key.slice(0, 12)}: rankings not recorded (an output object could not be read)`,
-      );
+      // The cache is damaged, not only the database: withdraw the stage so the next run recomputes it.
+      const withdrawn = await this.#withdraw(key);
+      this.#emit({
+        type: 'warning',
+        key,
+        message: withdrawn
+          ? `score stage ${key.slice(0, 12)}: an output object is missing or corrupt, so its rankings were not recorded; the stage was withdrawn: re-run the same command to recompute it`
+          : `score stage ${key.slice(0, 12)}: rankings not recorded (an output object could not be read)`,
+      });
       return;
     }
     const indices = parseNpy(ix.value);

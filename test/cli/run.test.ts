@@ -247,3 +247,31 @@ describe('pefuse run resumes only journaled items whose objects are still cached
     expect(existsSync(join(cache, 'objects', sha.slice(0, 2), sha))).toBe(true);
   });
 });
+
+describe('pefuse run rebuilding the results database from a damaged cache', () => {
+  it('withdraws a cached score stage whose rankings object is missing, and the next run recomputes it', async () => {
+    const cache = join(tempDir(), 'cache');
+    const args = ['--cache', cache, 'run', DEMO, '--limit', '2', '--reporter', 'plain'];
+    expect((await pefuse(args)).exitCode).toBe(0);
+    const store = openStore(cache);
+    const key = (await store.stages.list()).find((k) =>
+      readFileSync(join(cache, 'stages', k, 'manifest.json'), 'utf8').includes('"kind":"score"'),
+    )!;
+    const m = JSON.parse(readFileSync(join(cache, 'stages', key, 'manifest.json'), 'utf8')) as {
+      output: { indices: { sha256: string } };
+    };
+    const sha = m.output.indices.sha256;
+    rmSync(join(cache, 'objects', sha.slice(0, 2), sha));
+    rmSync(join(cache, 'results.duckdb'));
+
+    const rebuild = await pefuse(args);
+    expect(rebuild.exitCode).toBe(0);
+    expect(rebuild.stdout).toContain(
+      `score stage ${key.slice(0, 12)}: an output object is missing or corrupt, so its rankings were not recorded; the stage was withdrawn: re-run the same command to recompute it`,
+    );
+    const healed = await pefuse(args);
+    expect(healed.exitCode).toBe(0);
+    expect(healed.stdout).toMatch(/\ndone: 90 stages \(89 cached, 1 computed\)/);
+    expect(existsSync(join(cache, 'objects', sha.slice(0, 2), sha))).toBe(true);
+  });
+});
