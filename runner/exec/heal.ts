@@ -11,7 +11,7 @@
  *   this stage's own journaled items name it    ──▶ forget those items and retry the stage now
  */
 import type { StageKey } from '../plan/stage.js';
-import { referencedObjects, referencesAny } from '../store/refs.js';
+import { collectRefs, referencesAny } from '../store/refs.js';
 import type { ItemRecord, ObjectStore, StageManifest, StageStore } from '../store/types.js';
 import { type Failure, failure } from './failure.js';
 
@@ -85,8 +85,8 @@ export async function itemsWithMissingObjects(
 ): Promise<string[]> {
   const gone: string[] = [];
   for (const [id, rec] of done) {
-    for (const sha of referencedObjects(rec.output)) {
-      if (!/^[0-9a-f]{64}$/.test(sha) || !(await objects.has(sha))) {
+    for (const sha of collectRefs(rec.output)) {
+      if (!(await objects.has(sha))) {
         gone.push(id);
         break;
       }

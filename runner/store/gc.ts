@@ -19,23 +19,11 @@ import type { StageKey } from '../plan/stage.js';
 import type { JsonValue } from '../util/json.js';
 import { isErrno, SHA256_RE } from './fsutil.js';
 import { parseJournal } from './journal.js';
+import { collectRefs } from './refs.js';
 import type { FsStageStore } from './stages.js';
 import type { GcOptions, GcReport, Store } from './types.js';
 
 const DEFAULT_GRACE_MS = 3_600_000;
-
-/** Every `{sha256, size}` object reference anywhere inside a JSON value. */
-export function collectRefs(value: unknown, into: Set<string> = new Set()): Set<string> {
-  if (Array.isArray(value)) {
-    for (const v of value) collectRefs(v, into);
-  } else if (typeof value === 'object' && value !== null) {
-    const o = value as Record<string, unknown>;
-    if (typeof o.sha256 === 'string' && SHA256_RE.test(o.sha256) && typeof o.size === 'number')
-      into.add(o.sha256);
-    for (const v of Object.values(o)) collectRefs(v, into);
-  }
-  return into;
-}
 
 export async function collectGarbage(store: Store, opts: GcOptions): Promise<GcReport> {
   const now = Date.now();

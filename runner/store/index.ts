@@ -9,8 +9,9 @@ import { FsObjectStore } from './objects.js';
 import { FsStageStore } from './stages.js';
 import type { Store } from './types.js';
 
-export { collectGarbage, collectRefs } from './gc.js';
+export { collectGarbage } from './gc.js';
 export { hashFile } from './objects.js';
+export { collectRefs } from './refs.js';
 export { MANIFEST_FORMAT } from './stages.js';
 
 /** The concrete store (its parts expose a few extra helpers, e.g. `objects.verifiedPath`). */

@@ -8,7 +8,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson, isJsonObject, type JsonValue, sha256Hex } from '../util/json.js';
 import { isErrno, statOrNull, writeAtomic } from './fsutil.js';
-import { referencedObjects } from './refs.js';
+import { collectRefs } from './refs.js';
 import type { ItemCache } from './types.js';
 
 const ITEM_KEY_RE = /^[0-9A-Za-z_-]{8,128}$/;
@@ -48,8 +48,7 @@ export class FsItemCache implements ItemCache {
 
   /** Every object the entry names is still in the store (a stat each; the reader verifies content). */
   private async objectsPresent(output: JsonValue): Promise<boolean> {
-    for (const sha of referencedObjects(output)) {
-      if (!/^[0-9a-f]{64}$/.test(sha)) return false;
+    for (const sha of collectRefs(output)) {
       if ((await statOrNull(join(this.objectsDir, sha.slice(0, 2), sha))) === null) return false;
     }
     return true;

@@ -1,27 +1,26 @@
 /**
  * Object references inside JSON outputs (`{"sha256": …, "size": …}`), found wherever they sit: stage
- * outputs, item records and item-cache entries all embed them. Used to heal the cache when an object
- * turns out to be missing or corrupt: whoever names that object must be recomputed.
+ * outputs, item records and item-cache entries all embed them. gc keeps what they name; the executor
+ * heals the cache when an object they name turns out missing or corrupt.
  */
-import { isJsonObject, type JsonValue } from '../util/json.js';
-import type { ObjectRef } from './types.js';
+import { SHA256_RE } from './fsutil.js';
 
-/** Whether `v` is an object reference (a JSON object with a string `sha256` and a numeric `size`). */
-export function isObjectRef(v: unknown): v is ObjectRef & JsonValue {
-  return isJsonObject(v) && typeof v.sha256 === 'string' && typeof v.size === 'number';
-}
-
-/** Every sha256 referenced anywhere inside `v`. */
-export function referencedObjects(v: unknown, into: Set<string> = new Set()): Set<string> {
-  if (isObjectRef(v)) into.add(v.sha256);
-  else if (Array.isArray(v)) for (const x of v) referencedObjects(x, into);
-  else if (isJsonObject(v)) for (const x of Object.values(v)) referencedObjects(x, into);
+/** Every `{sha256, size}` object reference anywhere inside a JSON value. */
+export function collectRefs(value: unknown, into: Set<string> = new Set()): Set<string> {
+  if (Array.isArray(value)) {
+    for (const v of value) collectRefs(v, into);
+  } else if (typeof value === 'object' && value !== null) {
+    const o = value as Record<string, unknown>;
+    if (typeof o.sha256 === 'string' && SHA256_RE.test(o.sha256) && typeof o.size === 'number')
+      into.add(o.sha256);
+    for (const v of Object.values(o)) collectRefs(v, into);
+  }
   return into;
 }
 
 /** Whether `v` references any of `shas`. */
 export function referencesAny(v: unknown, shas: ReadonlySet<string>): boolean {
   if (shas.size === 0) return false;
-  for (const s of referencedObjects(v)) if (shas.has(s)) return true;
+  for (const s of collectRefs(v)) if (shas.has(s)) return true;
   return false;
 }
