@@ -68,8 +68,16 @@ export interface DbSessionOptions {
    * ≈100 ms on a small VM). Other processes wait at most this long plus one batch.
    */
   lingerMs: number;
-  /** Runs on every read-write open (idempotent DDL). */
-  init?: (conn: DuckDBConnection) => Promise<void>;
+  /**
+   * Runs on every read-write open: migrates the file to the latest schema and replaces the views.
+   * Returns a problem for the user (a file written by a newer pefuse), or null.
+   */
+  init?: (conn: DuckDBConnection) => Promise<string | null>;
+  /**
+   * Read-only opens: whether the file has the latest schema. An outdated file is migrated once (a short
+   * read-write open) before it is read; a file from a newer pefuse is refused with the message returned.
+   */
+  schemaState?: (conn: DuckDBConnection) => Promise<'current' | 'outdated' | string>;
 }
 
 /** Serialises every use of the file through one queue; each drain is one open + one transaction. */
@@ -199,21 +207,69 @@ export class DbSession {
         delay = Math.min(500, delay * 2);
       }
     }
-    if (!readOnly && this.opts.init && !this.initialised) {
-      try {
-        await this.opts.init(this.conn);
-        this.initialised = true;
-      } catch (e) {
+    if (readOnly && this.opts.schemaState) {
+      const checked = await this.checkSchema(this.conn);
+      if (!checked.ok) return checked;
+      if (checked.value === 'outdated') {
+        // Written by an older pefuse: migrate it once, then read it as asked.
         this.closeNow();
-        return err(
-          this.error(
-            isDamaged(e) ? 'damaged' : 'io',
-            `cannot create the tables in ${file}: ${firstLine(e)}${damagedHint(file, e)}`,
-          ),
-        );
+        const upgraded = await this.upgrade();
+        if (!upgraded.ok) return upgraded;
+        return this.open();
       }
     }
+    if (!readOnly && this.opts.init && !this.initialised) {
+      const done = await this.initialise(this.conn);
+      if (!done.ok) {
+        this.closeNow();
+        return done;
+      }
+      this.initialised = true;
+    }
     return ok(this.conn);
+  }
+
+  private async initialise(conn: DuckDBConnection): Promise<ResultsResult> {
+    const file = this.opts.file;
+    try {
+      const problem = (await this.opts.init?.(conn)) ?? null;
+      return problem === null ? ok(undefined) : err(this.error('io', problem));
+    } catch (e) {
+      return err(
+        this.error(
+          isDamaged(e) ? 'damaged' : 'io',
+          `cannot create the tables in ${file}: ${firstLine(e)}${damagedHint(file, e)}`,
+        ),
+      );
+    }
+  }
+
+  private async checkSchema(conn: DuckDBConnection): Promise<ResultsResult<'current' | 'outdated'>> {
+    const file = this.opts.file;
+    let state: string;
+    try {
+      state = (await this.opts.schemaState?.(conn)) ?? 'current';
+    } catch (e) {
+      this.closeNow();
+      return err(
+        this.error(
+          isDamaged(e) ? 'damaged' : 'io',
+          `cannot read results database ${file}: ${firstLine(e)}${damagedHint(file, e)}`,
+        ),
+      );
+    }
+    if (state === 'current' || state === 'outdated') return ok(state);
+    this.closeNow();
+    return err(this.error('io', state));
+  }
+
+  /** One read-write open that migrates an outdated file (read-only sessions only). */
+  private async upgrade(): Promise<ResultsResult> {
+    const { schemaState: _readersOnly, ...rest } = this.opts;
+    const writer = new DbSession({ ...rest, readOnly: false, keepOpen: false });
+    const r = await writer.run(async () => undefined, false);
+    await writer.close();
+    return r;
   }
 
   private closeNow(): void {

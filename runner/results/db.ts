@@ -10,9 +10,10 @@ import type { JsonValue } from '../util/json.js';
 import { err, ok } from '../util/result.js';
 import { appendRows, type Cell } from './append.js';
 import { DbSession } from './connection.js';
+import { LATEST_SCHEMA_VERSION, migrate, newerSchemaProblem, schemaVersion } from './migrations.js';
 import { checkRankings, writeRankings } from './rankings.js';
 import { markDeadRuns, readRecorded } from './recorded.js';
-import { DDL } from './schema.js';
+import { VIEWS_DDL } from './schema.js';
 import type {
   ExperimentRow,
   GenerationRow,
@@ -36,7 +37,15 @@ export function openResults(file: string, opts: ResultsOptions = {}): ResultsDb 
       lockTimeoutMs: opts.lockTimeoutMs ?? 30_000,
       lingerMs: opts.lingerMs ?? 1000,
       init: async (conn) => {
-        for (const sql of DDL) await conn.run(sql);
+        const problem = await migrate(conn, file);
+        if (problem !== null) return problem;
+        for (const sql of VIEWS_DDL) await conn.run(sql);
+        return null;
+      },
+      schemaState: async (conn) => {
+        const version = await schemaVersion(conn);
+        if (version === LATEST_SCHEMA_VERSION) return 'current';
+        return newerSchemaProblem(file, version) ?? 'outdated';
       },
     }),
   );

@@ -1,5 +1,6 @@
 /**
- * The results schema (architecture §7). Idempotent DDL, run on every read-write open.
+ * The results schema (architecture §7). Tables are created and changed by the versioned migrations in
+ * migrations.ts; the views below are replaced on every read-write open.
  *
  * Points carry typed parameters two ways, because one column per parameter would need ALTER TABLE
  * whenever a spec sweeps a new parameter (awkward with DuckDB and with many experiments in one file):
@@ -14,8 +15,10 @@
  * ids once; position p is `ids[p + 1]`).
  * The view `rankings_named` resolves them to ids.
  */
+import { LATEST_SCHEMA_VERSION } from './migrations.js';
 
-export const SCHEMA_VERSION = 1;
+/** The schema version a file has once every migration in migrations.ts ran. */
+export const SCHEMA_VERSION = LATEST_SCHEMA_VERSION;
 
 export const TABLES = [
   'meta',
@@ -35,41 +38,11 @@ export const TABLES = [
 
 export const VIEWS = ['rankings_named', 'latest_metrics', 'compute_table'] as const;
 
-export const DDL: readonly string[] = [
-  `CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)`,
-  `CREATE TABLE IF NOT EXISTS runs (
-    id VARCHAR PRIMARY KEY, experiment VARCHAR, spec_file VARCHAR, started_at TIMESTAMP,
-    finished_at TIMESTAMP, status VARCHAR, host VARCHAR, argv VARCHAR[])`,
-  `CREATE TABLE IF NOT EXISTS experiments (
-    name VARCHAR PRIMARY KEY, spec_file VARCHAR, spec_sha256 VARCHAR, n_points INTEGER, report JSON,
-    first_seen TIMESTAMP, updated_at TIMESTAMP)`,
-  `CREATE TABLE IF NOT EXISTS points (
-    experiment VARCHAR, point_id VARCHAR, idx INTEGER, params JSON, config JSON, run_id VARCHAR,
-    updated_at TIMESTAMP, PRIMARY KEY (experiment, point_id))`,
-  `CREATE TABLE IF NOT EXISTS point_params (
-    experiment VARCHAR, point_id VARCHAR, path VARCHAR, value JSON, type VARCHAR)`,
-  `CREATE TABLE IF NOT EXISTS point_stages (
-    experiment VARCHAR, point_id VARCHAR, role VARCHAR, stage_key VARCHAR, side VARCHAR)`,
-  `CREATE TABLE IF NOT EXISTS stages (
-    key VARCHAR PRIMARY KEY, kind VARCHAR, backend VARCHAR, record JSON, status VARCHAR, seconds DOUBLE,
-    items INTEGER, cached_items INTEGER, failed_items INTEGER, attempts INTEGER, failure_reason VARCHAR,
-    failure_message VARCHAR, failure_item VARCHAR, host VARCHAR, device VARCHAR, peak_mem_mb DOUBLE,
-    started_at TIMESTAMP, finished_at TIMESTAMP, run_id VARCHAR, updated_at TIMESTAMP)`,
-  `CREATE TABLE IF NOT EXISTS item_timings (stage_key VARCHAR, item_id VARCHAR, seconds DOUBLE, cached BOOLEAN)`,
-  `CREATE TABLE IF NOT EXISTS metrics (
-    experiment VARCHAR, point_id VARCHAR, stage_key VARCHAR, run_id VARCHAR, dataset VARCHAR, split VARCHAR,
-    subset VARCHAR, name VARCHAR, metric VARCHAR, k INTEGER, aspect VARCHAR, value DOUBLE, hits DOUBLE,
-    n INTEGER, recorded_at TIMESTAMP)`,
-  `CREATE TABLE IF NOT EXISTS rank_sets (
-    stage_key VARCHAR PRIMARY KEY, id INTEGER, k INTEGER, n_queries INTEGER, n_gallery INTEGER,
-    query_list VARCHAR, gallery_list VARCHAR, recorded_at TIMESTAMP)`,
-  `CREATE TABLE IF NOT EXISTS id_lists (list VARCHAR PRIMARY KEY, n INTEGER, ids VARCHAR[])`,
-  `CREATE TABLE IF NOT EXISTS rankings (set_id INTEGER, q INTEGER, rank SMALLINT, g INTEGER, score FLOAT)`,
-  `CREATE TABLE IF NOT EXISTS generations (
-    stage_key VARCHAR, kind VARCHAR, backend VARCHAR, item_id VARCHAR, text VARCHAR, tokens INTEGER,
-    image_sha256 VARCHAR)`,
-  `INSERT INTO meta VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT (key) DO NOTHING`,
-
+/**
+ * The views, replaced on every read-write open after the migrations ran (tables live in migrations.ts:
+ * a view can be changed freely, a table only by a new migration).
+ */
+export const VIEWS_DDL: readonly string[] = [
   // Rankings with ids instead of positions.
   `CREATE OR REPLACE VIEW rankings_named AS
     SELECT rs.stage_key, qi.ids[r.q + 1] AS query_id, r.rank, gi.ids[r.g + 1] AS gallery_id, r.score
