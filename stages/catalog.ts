@@ -6,7 +6,7 @@
  *   dataset         synthetic generator (name: synthetic)    benchmark loaders + image check
  *   mllm.compose    dummy MLLM worker (JSON lines)           vllm/sglang/ollama/transformers: MLLM issue
  *   mllm.caption    dummy MLLM worker                        as above
- *   diffusion.edit  dummy diffusion worker                   diffusers worker: diffusion issue
+ *   diffusion.edit  dummy diffusion worker                   diffusers worker (stages/diffusion/worker.py)
  *   embed.text      dummy embedder (in process)              onnxruntime-node towers
  *   embed.image     dummy embedder (in process)              onnxruntime-node towers
  *   score           ─                                        onnxruntime-node Gemm+TopK
@@ -27,6 +27,10 @@ import { isJsonObject } from '../runner/util/json.js';
 import { err, ok } from '../runner/util/result.js';
 import { benchmarkDatasetRunner } from './datasets/runner.js';
 import { syntheticDatasetRunner } from './datasets/synthetic/runner.js';
+import { diffusersRunner } from './diffusion/runner.js';
+
+export { cpuDiffusionNote } from './diffusion/plan-checks.js';
+
 import { dummyEmbedImageRunner, dummyEmbedTextRunner } from './dummy/embed.js';
 import { captionItems, composeItems, editItems } from './dummy/items.js';
 import { dummyWorkerSpawn } from './dummy/workers.js';
@@ -81,7 +85,7 @@ const byBackend =
 /** Model-stage runners by backend; every other backend fails with `not-implemented` (and plan warns). */
 const MLLM_COMPOSE: Record<string, StageRunner> = { dummy: dummyMllmCompose };
 const MLLM_CAPTION: Record<string, StageRunner> = { dummy: dummyMllmCaption };
-const DIFFUSION_EDIT: Record<string, StageRunner> = { dummy: dummyDiffusion };
+const DIFFUSION_EDIT: Record<string, StageRunner> = { dummy: dummyDiffusion, diffusers: diffusersRunner };
 
 /** What `resolveFacts` warns about at plan time: the backends these runner maps serve. */
 export const RUNNABLE_BACKENDS: RunnableBackends = {

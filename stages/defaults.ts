@@ -19,8 +19,17 @@ export const DIFFUSION_DEFAULTS = {
   dtype: 'bf16',
 } as const;
 
-/** SDXL-Turbo image-to-image: strength × steps = effective steps (Sec. 5). */
-export const TURBO_DEFAULTS = { strength: 0.5, guidance_scale: 0.0, steps: 60 } as const;
+/** SDXL-Turbo image-to-image: strength × steps = effective steps (Sec. 5); trained at 512×512. */
+export const TURBO_DEFAULTS = { strength: 0.5, guidance_scale: 0.0, steps: 60, size: 512 } as const;
+
+/** `pipeline: generic` (any image-to-image checkpoint through AutoPipelineForImage2Image). */
+export const GENERIC_DIFFUSION_DEFAULTS = { strength: 0.8, size: 512 } as const;
+
+/** Checkpoints used when `diffusion.model` is left out (generic has none: it needs a model). */
+export const DIFFUSION_MODEL_DEFAULTS = {
+  'sdxl-instructpix2pix': 'diffusers/sdxl-instructpix2pix-768',
+  'sdxl-turbo': 'stabilityai/sdxl-turbo',
+} as const;
 
 export const SCORE_DEFAULTS = { k: 50 } as const;
 

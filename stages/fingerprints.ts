@@ -18,6 +18,8 @@ import {
 } from './datasets/synthetic/generate.js';
 import type { BenchmarkName, FashionIqCategory, GenecisTask } from './datasets/types.js';
 import { SCORE_DEFAULTS } from './defaults.js';
+import { diffusionFakeOf } from './diffusion/params.js';
+import { checkDiffusion } from './diffusion/plan-checks.js';
 import { modelIdentity } from './embed/model/identity.js';
 import { DEFAULT_CAPTION_PROMPT, DEFAULT_COMPOSE_PROMPT } from './mllm/prompts.js';
 import type { PointFacts } from './pipeline.js';
@@ -34,8 +36,10 @@ export async function resolveFacts(
   const out: Promise<PointFacts>[] = [];
   const datasetIndex = new Map<string, number>();
   const warned = new Set<string>();
+  const diffusionFake = diffusionFakeOf(process.env, ctx.cwd);
   configs.forEach((c) => {
     checkBackends(c, ctx, runnable, warned, diagnostics);
+    checkDiffusion(c, ctx, warned, diagnostics);
     checkScoreDepth(c, ctx, warned, diagnostics);
     const dk = canonicalJson(c.dataset as unknown as JsonValue);
     if (!datasets.has(dk)) {
@@ -72,6 +76,7 @@ export async function resolveFacts(
         retrievalDir,
         prompts: { compose, caption },
         retrieval,
+        diffusionFake,
       })),
     );
   });

@@ -16,13 +16,8 @@
 import type { StageNodeSpec } from '../runner/plan/stage.js';
 import type { PointConfig } from '../runner/spec/types.js';
 import type { JsonObject, JsonValue } from '../runner/util/json.js';
-import {
-  DEFAULT_SPLIT,
-  DIFFUSION_DEFAULTS,
-  MLLM_DEFAULTS,
-  SCORE_DEFAULTS,
-  TURBO_DEFAULTS,
-} from './defaults.js';
+import { DEFAULT_SPLIT, MLLM_DEFAULTS, SCORE_DEFAULTS } from './defaults.js';
+import { checkpointOf, diffusionNodeParams } from './diffusion/params.js';
 
 /** Plan-time facts about external inputs, resolved once per distinct input (see fingerprints.ts). */
 export interface PointFacts {
@@ -40,6 +35,8 @@ export interface PointFacts {
   retrieval: JsonValue;
   /** Absolute model folder (null for the dummy). */
   retrievalDir: string | null;
+  /** The fake diffusion pipeline injected for tests (`PEFUSE_DIFFUSION_FAKE`), or null. */
+  diffusionFake: string | null;
 }
 
 export function datasetParams(d: PointConfig['dataset']): JsonObject {
@@ -81,7 +78,7 @@ export function chainFor(c: PointConfig, facts: PointFacts): StageNodeSpec[] {
   if (needsCompose && c.mllm)
     nodes.push(mllmNode('mllm.compose', 'query-text', c, facts.prompts.compose, ds.queries));
   const imageQuery = c.mode === 'i2i' || c.mode === 'i2t';
-  if (imageQuery && c.diffusion) nodes.push(diffusionNode(c, ds.queries));
+  if (imageQuery && c.diffusion) nodes.push(diffusionNode(c, ds.queries, facts.diffusionFake));
   const retrievalModel = facts.retrieval;
   const retrievalDir = facts.retrievalDir;
   const rb = c.retrieval.backend === 'dummy' ? 'dummy' : c.retrieval.model;
@@ -192,23 +189,18 @@ function mllmNode(
   };
 }
 
-function diffusionNode(c: PointConfig, items: number | null): StageNodeSpec {
+function diffusionNode(c: PointConfig, items: number | null, fake: string | null): StageNodeSpec {
   const d = c.diffusion!;
-  const turbo = d.pipeline === 'sdxl-turbo';
-  const params: JsonObject = {
+  const params = diffusionNodeParams(d, c.seed);
+  // A fake pipeline (test option, stages/diffusion/runner.ts) is part of the model: never a real cache hit.
+  const real = d.backend !== 'dummy';
+  const model = interned({
+    backend: d.backend,
     pipeline: d.pipeline,
-    text: d.text ?? DIFFUSION_DEFAULTS.text,
-    guidance_scale:
-      d.guidance_scale ?? (turbo ? TURBO_DEFAULTS.guidance_scale : DIFFUSION_DEFAULTS.guidance_scale),
-    steps: d.steps ?? (turbo ? TURBO_DEFAULTS.steps : DIFFUSION_DEFAULTS.steps),
-    size: d.size ?? DIFFUSION_DEFAULTS.size,
-    dtype: d.dtype ?? DIFFUSION_DEFAULTS.dtype,
-    seed: c.seed,
-  };
-  // InstructPix2Pix has an image guidance scale; Turbo img2img has a strength instead.
-  if (turbo) params.strength = d.strength ?? TURBO_DEFAULTS.strength;
-  else params.image_guidance_scale = d.image_guidance_scale ?? DIFFUSION_DEFAULTS.image_guidance_scale;
-  const model = interned({ backend: d.backend, pipeline: d.pipeline, model: d.model, revision: d.revision });
+    model: real ? checkpointOf(d) : d.model,
+    revision: d.revision,
+    fake: real && fake !== null ? fake : undefined,
+  });
   const inputs: Record<string, string> = { dataset: 'dataset' };
   if (params.text === 'mllm') inputs.texts = 'query-text';
   return {
@@ -219,7 +211,7 @@ function diffusionNode(c: PointConfig, items: number | null): StageNodeSpec {
     data: null,
     inputs,
     items,
-    backend: d.backend === 'dummy' ? 'dummy' : `${d.backend}:${d.pipeline}`,
+    backend: !real ? 'dummy' : `${d.backend}${fake !== null ? '-fake' : ''}:${d.pipeline}`,
     settings: compact({ model: d.model, revision: d.revision }),
   };
 }

@@ -38,6 +38,8 @@ export interface WorkerStageOptions {
   timeouts?: Partial<WorkerTimeouts>;
   /** Items in flight per worker (default 2). */
   window?: number;
+  /** Most workers without a GPU (default: one per granted CPU slot); 1 for programs holding big weights. */
+  cpuWorkers?: number;
 }
 
 /** Runners made by `workerStageRunner`: they claim parked workers themselves (see `parksWorkers`). */
@@ -68,7 +70,15 @@ export function workerStageRunner(opts: WorkerStageOptions): StageRunner {
       const slots =
         gpus.length > 0
           ? gpus.map((gpu) => ({ gpu }))
-          : Array.from({ length: Math.max(1, ctx.resources.threads) }, () => ({ gpu: null }));
+          : Array.from(
+              {
+                length: Math.max(
+                  1,
+                  Math.min(ctx.resources.threads, opts.cpuWorkers ?? Number.POSITIVE_INFINITY),
+                ),
+              },
+              () => ({ gpu: null }),
+            );
       const configure = opts.configure?.(ctx) ?? { params: ctx.record.params, model: ctx.record.model };
       const summary = await runWorkerPool(todo, {
         slots: slots.slice(0, Math.max(1, todo.length)),

@@ -35,7 +35,7 @@ export interface MllmSpec {
 
 export interface DiffusionSpec {
   backend: 'diffusers' | 'dummy';
-  pipeline: 'sdxl-instructpix2pix' | 'sdxl-turbo' | 'dummy';
+  pipeline: 'sdxl-instructpix2pix' | 'sdxl-turbo' | 'generic' | 'dummy';
   model?: string;
   revision?: string;
   text?: 'caption' | 'mllm';

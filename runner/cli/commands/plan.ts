@@ -1,5 +1,7 @@
 /** `pefuse plan SPEC [--json]`: points, stages per kind, and for each stage cached or why it runs. */
 import type { Command } from 'commander';
+import { cpuDiffusionNote } from '../../../stages/catalog.js';
+import { resolveGpus } from '../../exec/resources.js';
 import { planJson, planText } from '../../plan/view.js';
 import type { CliIo } from '../io.js';
 import { EXIT_USAGE } from '../io.js';
@@ -40,5 +42,18 @@ export function registerPlan(program: Command, io: CliIo, setExit: (code: number
       }
       printDiagnostics(io, r.value.warnings);
       io.stdout(planText(r.value, { all: opts.all ?? false }));
+      const specGpus = Array.isArray(r.value.resources.gpus)
+        ? (r.value.resources.gpus as number[])
+        : undefined;
+      const gpus = resolveGpus(undefined, specGpus, io.env);
+      const note = cpuDiffusionNote(
+        r.value.stages.map((s) => ({
+          kind: s.node.kind,
+          model: s.record.model,
+          cached: s.status === 'cached',
+        })),
+        !gpus.ok || gpus.value.gpus.length > 0,
+      );
+      if (note !== null) io.stdout(note);
     });
 }

@@ -1,0 +1,91 @@
+/**
+ * The `diffusion.edit` runner for `backend: diffusers`: the generic worker-backed runner
+ * (runner/exec/worker-stage.ts) driving `stages/diffusion/worker.py` under `PEFUSE_PYTHON` (default
+ * `python3`), one worker per granted GPU (items spread over them), one on the CPU when no GPU is
+ * there. Items are the dummy's `editItems` (reference path, text from the caption or `mllm.compose`,
+ * per-item seed from the spec seed, repeat and item id); the PNGs land in the object store.
+ *
+ * The stage output counts the items whose prompt was cut at the 77-token CLIP limit.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { failure } from '../../runner/exec/failure.js';
+import { workerStageRunner } from '../../runner/exec/worker-stage.js';
+import { isJsonObject, type JsonValue } from '../../runner/util/json.js';
+import { err, ok } from '../../runner/util/result.js';
+import { editItems } from '../dummy/items.js';
+
+/** The interpreter that runs the Python workers. */
+export const PYTHON_ENV = 'PEFUSE_PYTHON';
+
+export function pythonOf(env: NodeJS.ProcessEnv): string {
+  const v = env[PYTHON_ENV];
+  return v !== undefined && v !== '' ? v : 'python3';
+}
+
+let root: string | undefined;
+
+/**
+ * The package root (the folder with pefuse's package.json), found upwards from this module: the same
+ * from the sources (stages/diffusion/) and from the compiled tree (dist/stages/diffusion/), which has
+ * no .py files.
+ */
+export function packageRoot(): string {
+  if (root !== undefined) return root;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'pefuse') {
+          root = dir;
+          return dir;
+        }
+      } catch {
+        // Not ours; keep walking.
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error('pefuse package root not found above stages/diffusion');
+    dir = up;
+  }
+}
+
+/** Absolute path of the diffusers worker program. */
+export function diffusionWorkerScript(): string {
+  return join(packageRoot(), 'stages', 'diffusion', 'worker.py');
+}
+
+/** The fake pipeline recorded in a stage's model record (test option), or null. */
+function fakeOf(model: JsonValue): string | null {
+  return isJsonObject(model) && typeof model.fake === 'string' ? model.fake : null;
+}
+
+export const diffusersRunner = workerStageRunner({
+  command: (ctx) => {
+    const script = diffusionWorkerScript();
+    if (!existsSync(script))
+      return err(failure('model-load', `the diffusion worker is missing: ${script}`, { retryable: false }));
+    const fake = fakeOf(ctx.record.model);
+    return ok({
+      file: pythonOf(process.env),
+      args: [script, ...(fake !== null ? ['--fake-pipeline', fake] : [])],
+      env: { PEFUSE_WORKER_TMP: join(ctx.objects.root, 'tmp'), PYTHONUNBUFFERED: '1' },
+    });
+  },
+  itemsOf: editItems,
+  async output(ctx, items) {
+    let truncated = 0;
+    for (const i of items) {
+      const o = i.output;
+      if (isJsonObject(o) && typeof o.truncated_tokens === 'number' && o.truncated_tokens > 0) truncated++;
+    }
+    if (truncated > 0) ctx.log(`${truncated} of ${items.length} prompts were cut at the 77-token CLIP limit`);
+    return ok({ n: items.length, truncated });
+  },
+  // First use downloads the weights (SDXL: about 7 GB); a CPU image takes minutes.
+  timeouts: { readyMs: 30 * 60_000, itemMs: 20 * 60_000 },
+  // Without a GPU, one worker: every CPU worker would hold its own copy of the weights.
+  cpuWorkers: 1,
+});
