@@ -15,7 +15,7 @@
 import { join } from 'node:path';
 import { failure } from '../runner/exec/failure.js';
 import type { StageRunner } from '../runner/exec/stage-run.js';
-import { workerStageRunner } from '../runner/exec/worker-stage.js';
+import { dispatchesToWorkers, workerStageRunner } from '../runner/exec/worker-stage.js';
 import type {
   Pipeline,
   StageDefinition,
@@ -124,7 +124,10 @@ const DEFINITIONS: StageDefinition[] = [
     description: 'diffusion: reference image + text → target image',
     resource: 'gpu',
     resourceOf: gpuUnlessDummy,
-    run: byBackend(DIFFUSION_EDIT, notYet('diffusion.edit', 'the diffusion stage lands with its own issue')),
+    // Every diffusion backend is a worker: a guidance sweep reuses the workers parked on the GPU.
+    run: dispatchesToWorkers(
+      byBackend(DIFFUSION_EDIT, notYet('diffusion.edit', 'unknown diffusion backend')),
+    ),
   },
   {
     kind: 'embed.text',

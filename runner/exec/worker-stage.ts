@@ -53,6 +53,15 @@ export function parksWorkers(run: StageRunner): boolean {
   return WORKER_RUNNERS.has(run);
 }
 
+/**
+ * Marks a runner that dispatches to worker-backed runners only (e.g. by backend) as parking workers
+ * too, so the GPU it is granted keeps the workers parked there for it. Returns `run`.
+ */
+export function dispatchesToWorkers(run: StageRunner): StageRunner {
+  WORKER_RUNNERS.add(run);
+  return run;
+}
+
 export function workerStageRunner(opts: WorkerStageOptions): StageRunner {
   const runner: StageRunner = async (ctx) => {
     const all = await opts.itemsOf(ctx);

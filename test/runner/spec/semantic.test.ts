@@ -56,17 +56,18 @@ describe('model backends without a runner', () => {
 `);
   });
 
-  it('a diffusion backend, once for all points', async () => {
+  it('the diffusers backend runs (no warning); steps × strength < 1 at a swept point is a located error, once', async () => {
     const r = await check({
       'spec.yaml': `${BASE.replace('mode: t2i', 'mode: i2i')}diffusion: { backend: diffusers, pipeline: sdxl-turbo }\nsweep: { grid: { diffusion.steps: [1, 2, 3] } }\n`,
     });
     expect(
       r.text,
-    ).toBe(`spec.yaml:7:23: warning: backend "diffusers" is not available in this version: its stages will fail with not-implemented; use backend: dummy to try the pipeline
+    ).toBe(`spec.yaml:7:44: error: \`diffusion.steps\` × \`diffusion.strength\` = 1 × 0.5 < 1: the sdxl-turbo pipeline would run no denoising step
   7 | diffusion: { backend: diffusers, pipeline: sdxl-turbo }
-    |                       ^^^^^^^^^
+    |                                            ^^^^^^^^^^
+  hint: it runs int(steps × strength) steps; e.g. steps: 2 or more at strength 0.5
 
-1 warning
+1 error
 `);
   });
 });
