@@ -256,7 +256,12 @@ export class ResultsRecorder {
       const row: GenerationRow = { itemId: item.id };
       if (typeof o.text === 'string') row.text = o.text;
       if (typeof o.tokens === 'number') row.tokens = o.tokens;
-      if (isRef(o.image)) row.image = o.image.sha256;
+      if (typeof o.prompt_tokens === 'number') row.tokens = o.prompt_tokens;
+      if (typeof o.truncated_tokens === 'number') row.truncatedTokens = o.truncated_tokens;
+      if (isRef(o.image)) {
+        row.image = o.image.sha256;
+        row.imagePath = this.#objects.pathOf(o.image.sha256);
+      }
       rows.push(row);
     }
     if (rows.length > 0) this.#track(this.#db!.recordGenerations(stage.key, kind, stage.node.backend, rows));

@@ -294,7 +294,7 @@ class DuckResults implements ResultsDb {
       await appendRows(
         c,
         'generations',
-        ['varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'integer', 'varchar'],
+        ['varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'integer', 'varchar', 'varchar', 'integer'],
         rows.map((g) => [
           stageKey,
           kind,
@@ -303,6 +303,8 @@ class DuckResults implements ResultsDb {
           g.text ?? null,
           g.tokens ?? null,
           g.image ?? null,
+          g.imagePath ?? null,
+          g.truncatedTokens ?? null,
         ]),
       );
     });

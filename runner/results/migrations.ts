@@ -55,6 +55,14 @@ export const MIGRATIONS: readonly Migration[] = [
         image_sha256 VARCHAR)`,
     ],
   },
+  {
+    version: 5,
+    name: 'generations: image_path (the generated image in the object store) and truncated_tokens',
+    sql: [
+      `ALTER TABLE generations ADD COLUMN IF NOT EXISTS image_path VARCHAR`,
+      `ALTER TABLE generations ADD COLUMN IF NOT EXISTS truncated_tokens INTEGER`,
+    ],
+  },
 ];
 
 /** The version a file has once every migration ran. */

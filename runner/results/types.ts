@@ -141,6 +141,10 @@ export interface GenerationRow {
   tokens?: number | null;
   /** sha256 of a generated image object. */
   image?: string | null;
+  /** The image object's file in the store (absolute), for reports that show the images. */
+  imagePath?: string | null;
+  /** Prompt tokens cut at the model's context (diffusion.edit: 77 CLIP tokens). */
+  truncatedTokens?: number | null;
 }
 
 /** What the database already holds for one stage key, so a cached re-run records only what is missing. */
