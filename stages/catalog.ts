@@ -28,9 +28,6 @@ import { err, ok } from '../runner/util/result.js';
 import { benchmarkDatasetRunner } from './datasets/runner.js';
 import { syntheticDatasetRunner } from './datasets/synthetic/runner.js';
 import { diffusersRunner } from './diffusion/runner.js';
-
-export { cpuDiffusionNote } from './diffusion/plan-checks.js';
-
 import { dummyEmbedImageRunner, dummyEmbedTextRunner } from './dummy/embed.js';
 import { captionItems, composeItems, editItems } from './dummy/items.js';
 import { dummyWorkerSpawn } from './dummy/workers.js';
@@ -39,6 +36,14 @@ import { type RunnableBackends, resolveFacts } from './fingerprints.js';
 import { metricsRunner } from './metrics/runner.js';
 import { chainFor, datasetLabel, type PointFacts } from './pipeline.js';
 import { runScore } from './score/runner.js';
+
+// For the CLI (`plan`'s CPU note, `doctor`'s diffusers checks): it reaches stage code only through here.
+export {
+  type DiffusionDoctor,
+  type DoctorCheck,
+  diffusionDoctor,
+} from './diffusion/doctor.js';
+export { cpuDiffusionNote } from './diffusion/plan-checks.js';
 
 /** The backend a node runs on: `model.backend` for model stages, `params.backend` for embeddings. */
 function backendOf(ctx: Parameters<StageRunner>[0]): string {
