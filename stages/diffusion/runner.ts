@@ -8,7 +8,7 @@
  * The stage output counts the items whose prompt was cut at the 77-token CLIP limit.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { failure } from '../../runner/exec/failure.js';
 import { workerStageRunner } from '../../runner/exec/worker-stage.js';
@@ -57,6 +57,12 @@ export function diffusionWorkerScript(): string {
   return join(packageRoot(), 'stages', 'diffusion', 'worker.py');
 }
 
+/** Whether `cmd` names an existing file, directly (a path) or through PATH (a bare name). */
+function onPath(cmd: string, env: NodeJS.ProcessEnv): boolean {
+  if (cmd.includes('/')) return existsSync(cmd);
+  return (env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, cmd)));
+}
+
 /** The fake pipeline recorded in a stage's model record (test option), or null. */
 function fakeOf(model: JsonValue): string | null {
   return isJsonObject(model) && typeof model.fake === 'string' ? model.fake : null;
@@ -67,9 +73,18 @@ export const diffusersRunner = workerStageRunner({
     const script = diffusionWorkerScript();
     if (!existsSync(script))
       return err(failure('model-load', `the diffusion worker is missing: ${script}`, { retryable: false }));
+    const python = pythonOf(process.env);
+    if (!onPath(python, process.env))
+      return err(
+        failure(
+          'model-load',
+          `the Python interpreter \`${python}\` was not found (${PYTHON_ENV}${process.env[PYTHON_ENV] ? '' : ' is unset: the default is python3'}); set ${PYTHON_ENV} to one with what requirements-gpu.txt lists`,
+          { retryable: false },
+        ),
+      );
     const fake = fakeOf(ctx.record.model);
     return ok({
-      file: pythonOf(process.env),
+      file: python,
       args: [script, ...(fake !== null ? ['--fake-pipeline', fake] : [])],
       env: { PEFUSE_WORKER_TMP: join(ctx.objects.root, 'tmp'), PYTHONUNBUFFERED: '1' },
     });

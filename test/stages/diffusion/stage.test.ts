@@ -276,4 +276,27 @@ sweep:
     const oomCalls = readFileSync(join(dir, 'oom.jsonl'), 'utf8').trim().split('\n');
     expect(oomCalls.filter((l) => l.includes('"call"'))).toHaveLength(4);
   });
+
+  it('a missing interpreter or a Python without torch fails the stage at load with what to do', async () => {
+    const dir = tempDir();
+    const file = spec(dir, 'diffusion: { backend: diffusers, pipeline: sdxl-instructpix2pix, size: 64 }\n');
+    const gone = await pefuse(['--cache', join(dir, 'c'), 'run', file, '--reporter', 'plain'], {
+      env: { PEFUSE_PYTHON: '/nonexistent/python3' },
+    });
+    expect(gone.exitCode).toBe(1);
+    expect(gone.stdout).toContain(
+      'model-load: the Python interpreter `/nonexistent/python3` was not found (PEFUSE_PYTHON); set PEFUSE_PYTHON to one with what requirements-gpu.txt lists',
+    );
+    const torch = spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' });
+    if (torch.status === 0) return; // this Python has torch: the real path would try to load diffusers
+    const real = await pefuse(['--cache', join(dir, 'c'), 'run', file, '--reporter', 'plain'], {
+      env: { PEFUSE_PYTHON: PY },
+    });
+    expect(real.exitCode).toBe(1);
+    expect(real.stdout).toContain('model-load: worker 1 exited with code 2 before it was ready');
+    expect(real.stdout).toContain(
+      "[diffusion-worker] the diffusers worker needs torch (ModuleNotFoundError: No module named 'torch'); install what the GPU workers need into the interpreter pefuse runs (PEFUSE_PYTHON, default python3): pip install -r requirements-gpu.txt",
+    );
+    expect(real.stdout + real.stderr).not.toContain('Traceback');
+  });
 });
