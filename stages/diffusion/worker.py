@@ -25,6 +25,9 @@ on batching or on which GPU ran it.
 Out of memory: the item is answered with reason `oom` after the worker frees what it can; pefuse's
 retry policy decides what happens next (the worker never retries by itself).
 
+Code: this file (protocol, items), diffusion_params.py (configure validation, the pipeline call),
+diffusion_runtime.py (torch or its stand-ins, loading, token counts).
+
 Usage:
     python3 worker.py                             serve the protocol (needs torch + diffusers)
     python3 worker.py --probe                     print library versions and CUDA devices as one JSON line
@@ -34,33 +37,21 @@ Usage:
                                                   the fake mode uses a stand-in CPU generator.
 """
 
-import gc
-import importlib
-import importlib.util
 import json
 import os
 import sys
 import time
 import traceback
 
+# The two helper modules sit beside this file (a script's folder is first on sys.path).
+from diffusion_params import ConfigError, call_kwargs, check_params
+from diffusion_runtime import Runtime, count_tokens, load_pipeline, log, try_import
+
 WORKER_VERSION = "1"
 PROTOCOL_VERSION = 1
 FAKE_ENV = "PEFUSE_DIFFUSION_FAKE"
 KIND = "diffusion.edit"
 
-PIPELINES = ("sdxl-instructpix2pix", "sdxl-turbo", "generic")
-IMAGE_TO_IMAGE = ("sdxl-turbo", "generic")
-DTYPES = ("fp16", "bf16", "fp32")
-# What each pipeline reads from params; the rest (text source, seed, ...) is for pefuse.
-READS = {
-    "sdxl-instructpix2pix": ("steps", "guidance_scale", "image_guidance_scale", "size", "dtype"),
-    "sdxl-turbo": ("steps", "guidance_scale", "strength", "size", "dtype"),
-    "generic": ("steps", "guidance_scale", "strength", "size", "dtype"),
-}
-INSTALL_HINT = (
-    "install what the GPU workers need into the interpreter pefuse runs "
-    "(PEFUSE_PYTHON, default python3): pip install -r requirements-gpu.txt"
-)
 
 # --- stdout hygiene -------------------------------------------------------------------------------
 # The protocol gets its own copy of fd 1; fd 1 itself (and sys.stdout) then point at stderr, so a
@@ -83,250 +74,6 @@ def send(msg):
     except (BrokenPipeError, OSError):
         # The orchestrator is gone (even kill -9): nobody will read the answer; stop.
         os._exit(0)
-
-
-def log(message):
-    sys.stderr.write(f"[diffusion-worker] {message}\n")
-    sys.stderr.flush()
-
-
-class ConfigError(Exception):
-    """A configure the worker cannot serve; reported on stderr, exit code 2 (model-load)."""
-
-
-# --- parameters -----------------------------------------------------------------------------------
-
-
-def _number(params, name, minimum=None, exclusive_min=None, maximum=None, integer=False):
-    v = params.get(name)
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")):
-        raise ConfigError(f"diffusion parameter `{name}` must be a number (got {json.dumps(v)})")
-    if integer and (not float(v).is_integer()):
-        raise ConfigError(f"diffusion parameter `{name}` must be an integer (got {v})")
-    if minimum is not None and v < minimum:
-        raise ConfigError(f"diffusion parameter `{name}` must be at least {minimum} (got {v})")
-    if exclusive_min is not None and v <= exclusive_min:
-        raise ConfigError(f"diffusion parameter `{name}` must be above {exclusive_min} (got {v})")
-    if maximum is not None and v > maximum:
-        raise ConfigError(f"diffusion parameter `{name}` must be at most {maximum} (got {v})")
-    return int(v) if integer else float(v)
-
-
-def check_params(params, model):
-    """The settings one configure asks for, validated; raises ConfigError naming the problem."""
-    if not isinstance(params, dict):
-        raise ConfigError("configure params must be an object")
-    model = model if isinstance(model, dict) else {}
-    pipeline = params.get("pipeline", model.get("pipeline"))
-    if pipeline not in PIPELINES:
-        raise ConfigError(
-            f"diffusion pipeline {json.dumps(pipeline)} is not served by the diffusers worker "
-            f"(it serves {', '.join(PIPELINES)})"
-        )
-    checkpoint = model.get("model")
-    if not isinstance(checkpoint, str) or checkpoint == "":
-        raise ConfigError(f"pipeline {pipeline} needs a checkpoint id (diffusion.model)")
-    revision = model.get("revision")
-    if revision is not None and not isinstance(revision, str):
-        raise ConfigError("diffusion.revision must be a string")
-    dtype = params.get("dtype")
-    if dtype not in DTYPES:
-        raise ConfigError(f"diffusion parameter `dtype` must be one of {', '.join(DTYPES)} (got {json.dumps(dtype)})")
-    s = {
-        "pipeline": pipeline,
-        "model": checkpoint,
-        "revision": revision,
-        "dtype": dtype,
-        "steps": _number(params, "steps", minimum=1, integer=True),
-        "guidance_scale": _number(params, "guidance_scale", minimum=0),
-        "size": _number(params, "size", minimum=64, integer=True),
-    }
-    if s["size"] % 8 != 0:
-        raise ConfigError(f"diffusion parameter `size` must be a multiple of 8 (got {s['size']})")
-    if pipeline in IMAGE_TO_IMAGE:
-        s["strength"] = _number(params, "strength", exclusive_min=0, maximum=1)
-        if int(s["steps"] * s["strength"]) < 1:
-            raise ConfigError(
-                f"steps x strength = {s['steps']} x {s['strength']} < 1: the {pipeline} pipeline would run "
-                "no denoising step (raise steps or strength)"
-            )
-    else:
-        s["image_guidance_scale"] = _number(params, "image_guidance_scale", minimum=0)
-    return s
-
-
-def call_kwargs(settings, prompt, image, generator):
-    """The pipeline call: every parameter explicit, nothing left to a diffusers default."""
-    kw = {
-        "prompt": prompt,
-        "image": image,
-        "num_inference_steps": settings["steps"],
-        "guidance_scale": settings["guidance_scale"],
-        "generator": generator,
-        "output_type": "pil",
-    }
-    if settings["pipeline"] in IMAGE_TO_IMAGE:
-        kw["strength"] = settings["strength"]
-    else:
-        kw["image_guidance_scale"] = settings["image_guidance_scale"]
-        kw["height"] = settings["size"]
-        kw["width"] = settings["size"]
-    return kw
-
-
-# --- torch, or its stand-ins in fake mode ---------------------------------------------------------
-
-
-def try_import(name):
-    try:
-        return importlib.import_module(name), None
-    except Exception as e:  # ImportError, or a broken install raising anything
-        return None, f"{type(e).__name__}: {e}"
-
-
-class StandInGenerator:
-    """Fake mode without torch: a CPU generator stand-in that only remembers its seed."""
-
-    device = "cpu"
-
-    def __init__(self):
-        self._seed = None
-
-    def manual_seed(self, seed):
-        self._seed = int(seed)
-        return self
-
-    def initial_seed(self):
-        return self._seed
-
-
-class Runtime:
-    """torch when it is there (required outside fake mode), else the fake-mode stand-ins."""
-
-    def __init__(self, fake):
-        self.torch, self.torch_error = try_import("torch")
-        if self.torch is None and not fake:
-            raise ConfigError(f"the diffusers worker needs torch ({self.torch_error}); {INSTALL_HINT}")
-        self.cuda = bool(self.torch is not None and self.torch.cuda.is_available())
-
-    def generator(self, seed):
-        if self.torch is None:
-            return StandInGenerator().manual_seed(seed)
-        return self.torch.Generator("cpu").manual_seed(seed)
-
-    def dtype(self, name):
-        if self.torch is None:
-            return name
-        return {"fp16": self.torch.float16, "bf16": self.torch.bfloat16, "fp32": self.torch.float32}[name]
-
-    def device(self):
-        return "cuda" if self.cuda else "cpu"
-
-    def reset_peak(self):
-        if self.cuda:
-            self.torch.cuda.reset_peak_memory_stats()
-
-    def peak_mb(self):
-        if not self.cuda:
-            return None
-        return round(self.torch.cuda.max_memory_allocated() / (1024 * 1024), 1)
-
-    def free(self):
-        gc.collect()
-        if self.cuda:
-            self.torch.cuda.empty_cache()
-
-    def is_oom(self, e):
-        if self.torch is not None:
-            oom = getattr(self.torch.cuda, "OutOfMemoryError", None)
-            if oom is not None and isinstance(e, oom):
-                return True
-        if isinstance(e, MemoryError):
-            return True
-        return type(e).__name__ == "OutOfMemoryError" or "out of memory" in str(e).lower()
-
-
-def load_class(spec):
-    """`module:Class` or `/path/to/file.py:Class`."""
-    mod_name, sep, cls_name = spec.rpartition(":")
-    if sep == "" or mod_name == "" or cls_name == "":
-        raise ConfigError(f"fake pipeline must be MODULE:CLASS or FILE.py:CLASS (got {json.dumps(spec)})")
-    try:
-        if mod_name.endswith(".py"):
-            path = os.path.abspath(mod_name)
-            module_spec = importlib.util.spec_from_file_location("pefuse_fake_pipeline", path)
-            if module_spec is None or module_spec.loader is None:
-                raise ImportError(f"cannot load {path}")
-            module = importlib.util.module_from_spec(module_spec)
-            module_spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(mod_name)
-        return getattr(module, cls_name)
-    except ConfigError:
-        raise
-    except Exception as e:
-        raise ConfigError(f"cannot load fake pipeline {spec}: {type(e).__name__}: {e}") from e
-
-
-def pipeline_class(settings, fake):
-    if fake is not None:
-        return load_class(fake)
-    diffusers, error = try_import("diffusers")
-    if diffusers is None:
-        raise ConfigError(f"the diffusers worker needs diffusers ({error}); {INSTALL_HINT}")
-    if settings["pipeline"] == "sdxl-instructpix2pix":
-        return diffusers.StableDiffusionXLInstructPix2PixPipeline
-    return diffusers.AutoPipelineForImage2Image
-
-
-def load_pipeline(settings, runtime, fake):
-    cls = pipeline_class(settings, fake)
-    kwargs = {"torch_dtype": runtime.dtype(settings["dtype"])}
-    if settings["revision"] is not None:
-        kwargs["revision"] = settings["revision"]
-    if settings["pipeline"] != "generic":
-        kwargs["add_watermarker"] = False  # SDXL pipelines: generated pseudo-targets stay unperturbed
-    started = time.perf_counter()
-    try:
-        if settings["pipeline"] == "sdxl-turbo" and settings["dtype"] != "fp32" and fake is None:
-            try:
-                pipe = cls.from_pretrained(settings["model"], variant="fp16", **kwargs)
-            except (OSError, ValueError):
-                pipe = cls.from_pretrained(settings["model"], **kwargs)
-        else:
-            pipe = cls.from_pretrained(settings["model"], **kwargs)
-    except ConfigError:
-        raise
-    except Exception as e:
-        if runtime.is_oom(e):
-            raise ConfigError(f"out of memory while loading {settings['model']}: {e}") from e
-        raise ConfigError(f"cannot load {settings['model']}: {type(e).__name__}: {e}") from e
-    # Any pipeline with a watermarker (generic checkpoints too): switch it off.
-    if getattr(pipe, "watermark", None) is not None:
-        pipe.watermark = None
-    if hasattr(pipe, "set_progress_bar_config"):
-        pipe.set_progress_bar_config(disable=True)
-    pipe = pipe.to(runtime.device())
-    log(f"loaded {settings['pipeline']} {settings['model']} ({settings['dtype']}) on {runtime.device()} "
-        f"in {time.perf_counter() - started:.1f} s")
-    return pipe
-
-
-# --- prompt tokens --------------------------------------------------------------------------------
-
-
-def count_tokens(pipe, prompt):
-    """(tokens incl. start/end, tokens cut off) with the pipeline's first CLIP tokenizer (77 max)."""
-    tok = getattr(pipe, "tokenizer", None)
-    if tok is None:
-        return None, None
-    limit = int(getattr(tok, "model_max_length", 77) or 77)
-    try:
-        ids = tok(prompt, truncation=False, add_special_tokens=True)["input_ids"]
-    except (TypeError, KeyError):
-        ids = tok(prompt, truncation=False, add_special_tokens=True).input_ids
-    n = len(ids)
-    return n, max(0, n - limit)
 
 
 # --- the worker -----------------------------------------------------------------------------------
