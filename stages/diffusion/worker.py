@@ -45,7 +45,7 @@ import traceback
 
 # The two helper modules sit beside this file (a script's folder is first on sys.path).
 from diffusion_params import ConfigError, call_kwargs, check_params
-from diffusion_runtime import Runtime, count_tokens, load_pipeline, log, try_import
+from diffusion_runtime import INSTALL_HINT, Runtime, count_tokens, load_pipeline, log, try_import
 
 WORKER_VERSION = "1"
 PROTOCOL_VERSION = 1
@@ -99,6 +99,9 @@ class Worker:
             raise ConfigError(f"the diffusers worker cannot run stage kind {json.dumps(msg.get('kind'))} (it runs {KIND})")
         settings = check_params(msg.get("params"), msg.get("model"))
         if self.runtime is None:
+            pil, error = try_import("PIL.Image")
+            if pil is None:
+                raise ConfigError(f"the diffusers worker needs Pillow ({error}); {INSTALL_HINT}")
             self.runtime = Runtime(self.fake is not None)
         wanted = (settings["pipeline"], settings["model"], settings["revision"], settings["dtype"])
         if self.loaded != wanted:
