@@ -43,7 +43,7 @@ export type RunEvent =
       reason: string;
       points: number[];
     })
-  /** Found published: by an earlier run, or by another runner while this one waited for the lock. */
+  /** Found published: by an earlier run, or by another runner since this one first looked (after its lock). */
   | (StageRef & { type: 'stage-cached'; items: number; by: 'store' | 'other-runner' })
   /** Another process holds this stage's lock; this runner waits, then reuses or resumes. */
   | (StageRef & { type: 'stage-waiting-lock'; holder: string })

@@ -3,8 +3,8 @@
  *
  *   manifest published? ──yes──▶ cached
  *        │ no
- *   take the stage lock (wait while another runner holds it) ──▶ re-check the manifest (it may have
- *        │                                                        published meanwhile: reuse it)
+ *   take the stage lock (wait while another runner holds it) ──▶ re-check the manifest, always (another
+ *        │                                                        runner may have published meanwhile: reuse it)
  *   read the journal (items an interrupted attempt finished) ──▶ wait for resources (priority order)
  *        │
  *   definition.run(ctx) ── each finished item is journaled ── retry the stage on a retryable failure
@@ -88,14 +88,12 @@ export async function executeStage(
   const first = await published();
   if (first) return { status: 'cached', manifest: first, by: 'store' };
 
-  let waited = false;
   const lock = await stages.lock(stage.key, {
     wait: true,
     signal: env.drain,
     pollMs: env.lockPollMs,
     staleMs: env.lockStaleMs,
     onWaiting: (h) => {
-      waited = true;
       env.resources.unhold(stage.key);
       env.emit({
         ...ref,
@@ -116,7 +114,9 @@ export async function executeStage(
   });
   if (!lock) return cancelled(ref, 0);
   try {
-    const again = waited ? await published() : null;
+    // Always, not only after waiting: another run may have published and released between the first
+    // check and this lock (taken without waiting), and the stage would be computed twice.
+    const again = await published();
     if (again) return { status: 'cached', manifest: again, by: 'other-runner' };
     return await runLocked(stage, topoIndex, ref, inputs, env);
   } finally {
