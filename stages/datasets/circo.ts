@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { err, ok, type Result } from '../../runner/util/result.js';
 import type { QueryRecord } from '../contracts.js';
 import { type DatasetError, RecordReader, recordError } from './errors.js';
+import { DatasetFolders, pathEscapes } from './folders.js';
 import { ContentHasher, expectArray, expectNonEmpty, expectObject, readJson } from './read.js';
 import type { LoadedDataset, LoadedGalleryItem, LoadOptions } from './types.js';
 
@@ -35,7 +36,8 @@ export async function loadCirco(opts: LoadOptions): Promise<Result<LoadedDataset
   if (!annJson.ok) return annJson;
 
   const warnings: string[] = [];
-  const galleryResult = await loadGallery(root, imageDir, hasher, warnings);
+  const folders = new DatasetFolders(root, opts.imageRoot !== undefined ? imageDir : null);
+  const galleryResult = await loadGallery(root, imageDir, folders, hasher, warnings);
   if (!galleryResult.ok) return galleryResult;
   const gallery = galleryResult.value;
   const pathOf = new Map(gallery?.map((g) => [g.id, g.path]) ?? []);
@@ -108,6 +110,7 @@ export async function loadCirco(opts: LoadOptions): Promise<Result<LoadedDataset
 async function loadGallery(
   root: string,
   imageDir: string,
+  folders: DatasetFolders,
   hasher: ContentHasher,
   warnings: string[],
 ): Promise<Result<LoadedGalleryItem[] | null, DatasetError>> {
@@ -126,7 +129,9 @@ async function loadGallery(
       const id = r.int(rec.id, 'images[].id');
       const file = r.string(rec.file_name, 'images[].file_name');
       if (r.error !== null) return err(r.error);
-      gallery.push({ id: String(id), path: join(imageDir, file) });
+      const path = join(imageDir, file);
+      if (!folders.contains(path)) return err(pathEscapes(infoFile, i, 'images[].file_name', path, folders));
+      gallery.push({ id: String(id), path });
     }
     return ok(gallery);
   }

@@ -2,19 +2,23 @@
  * CIRR loader (annotation branch `cirr_dataset` layout): queries from `cirr/captions/cap.rc2.<split>.json`,
  * gallery = EVERY key of `cirr/image_splits/split.rc2.<split>.json` in key order (not just the images
  * that occur in queries — building it from references is a known bug, CoVR issue #15). Image paths are
- * `root / relpath` as in the official loaders. Ids are the bare names (no `.png`), queries are keyed by
+ * `root / relpath` as in the official loaders (`images / relpath` when an images folder is given: the folder
+ * holding `dev/`, `test1/`, `train/`). Ids are the bare names (no `.png`), queries are keyed by
  * pairid.
  */
 import { join, resolve } from 'node:path';
 import { err, ok, type Result } from '../../runner/util/result.js';
 import type { QueryRecord } from '../contracts.js';
 import { type DatasetError, RecordReader, recordError } from './errors.js';
+import { DatasetFolders, pathEscapes } from './folders.js';
 import { ContentHasher, expectArray, expectNonEmpty, expectObject, readJson } from './read.js';
 import type { LoadedDataset, LoadedGalleryItem, LoadOptions } from './types.js';
 
 export async function loadCirr(opts: LoadOptions): Promise<Result<LoadedDataset, DatasetError>> {
   const root = resolve(opts.root);
   const s = opts.split === 'test' ? 'test1' : 'val';
+  const imageDir = opts.imageRoot !== undefined ? resolve(opts.imageRoot) : root;
+  const folders = new DatasetFolders(root, opts.imageRoot !== undefined ? imageDir : null);
   const hasher = new ContentHasher(root);
   const capFile = join(root, 'cirr', 'captions', `cap.rc2.${s}.json`);
   const splitFile = join(root, 'cirr', 'image_splits', `split.rc2.${s}.json`);
@@ -46,7 +50,9 @@ export async function loadCirr(opts: LoadOptions): Promise<Result<LoadedDataset,
           `expected a relative image path string, got ${JSON.stringify(rel)}`,
         ),
       );
-    gallery.push({ id: name, path: resolve(root, rel) });
+    const path = resolve(imageDir, rel);
+    if (!folders.contains(path)) return err(pathEscapes(splitFile, name, '(image path)', path, folders));
+    gallery.push({ id: name, path });
     inGallery.add(name);
   }
   const noImages = expectNonEmpty(splitFile, gallery.length, 'images');

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { err, ok, type Result } from '../../runner/util/result.js';
 import type { QueryRecord } from '../contracts.js';
 import { type DatasetError, optionError, RecordReader, recordError } from './errors.js';
+import { DatasetFolders, pathEscapes } from './folders.js';
 import { ContentHasher, expectArray, expectNonEmpty, readJson } from './read.js';
 import type { LoadedDataset, LoadedGalleryItem, LoadOptions } from './types.js';
 
@@ -21,6 +22,7 @@ export async function loadFashionIq(opts: LoadOptions): Promise<Result<LoadedDat
   if (cat === undefined) return err(optionError('Fashion-IQ needs a category (dress, shirt or toptee)'));
   const root = resolve(opts.root);
   const imageDir = opts.imageRoot !== undefined ? resolve(opts.imageRoot) : join(root, 'images');
+  const folders = new DatasetFolders(root, opts.imageRoot !== undefined ? imageDir : null);
   const hasher = new ContentHasher(root);
   const capFile = join(root, 'captions', `cap.${cat}.${opts.split}.json`);
   const splitFile = join(root, 'image_splits', `split.${cat}.${opts.split}.json`);
@@ -54,8 +56,10 @@ export async function loadFashionIq(opts: LoadOptions): Promise<Result<LoadedDat
       );
     if (inGallery.has(name))
       return err(recordError(splitFile, i, '(image name)', `duplicate image name "${name}"`));
+    const path = join(imageDir, `${name}.jpg`);
+    if (!folders.contains(path)) return err(pathEscapes(splitFile, i, '(image name)', path, folders));
     inGallery.add(name);
-    gallery.push({ id: name, path: join(imageDir, `${name}.jpg`) });
+    gallery.push({ id: name, path });
   }
 
   const noImages = expectNonEmpty(splitFile, gallery.length, 'images');
@@ -79,11 +83,13 @@ export async function loadFashionIq(opts: LoadOptions): Promise<Result<LoadedDat
     if (r.error === null && target !== null && !inGallery.has(target))
       r.fail('target', `"${target}" is not in ${splitName}`);
     if (r.error !== null) return err(r.error);
+    const refPath = join(imageDir, `${candidate}.jpg`);
+    if (!folders.contains(refPath)) return err(pathEscapes(capFile, i, 'candidate', refPath, folders));
     if (!inGallery.has(candidate)) strayCandidates.push(i);
     const [c0, c1] = captions as [string, string];
     queries.push({
       id: String(i),
-      reference: { id: candidate, path: join(imageDir, `${candidate}.jpg`) },
+      reference: { id: candidate, path: refPath },
       // CIReVL's instruction form; prompt builders that need another convention use `captions`.
       text: `${stripCaption(c0)} and ${stripCaption(c1)}`,
       captions,

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { err, ok, type Result } from '../../runner/util/result.js';
 import type { QueryRecord } from '../contracts.js';
 import { type DatasetError, optionError, RecordReader } from './errors.js';
+import { DatasetFolders, pathEscapes } from './folders.js';
 import { ContentHasher, expectArray, expectNonEmpty, readJson } from './read.js';
 import type { LoadedDataset, LoadedGalleryItem, LoadOptions } from './types.js';
 
@@ -32,6 +33,7 @@ export async function loadGenecis(opts: LoadOptions): Promise<Result<LoadedDatas
   const objects = task.endsWith('_object');
   const imageDir =
     opts.imageRoot !== undefined ? resolve(opts.imageRoot) : join(root, objects ? 'val2017' : 'VG_100K_all');
+  const folders = new DatasetFolders(root, opts.imageRoot !== undefined ? imageDir : null);
   const hasher = new ContentHasher(root);
   const file = join(root, `${task}.json`);
   const json = await readJson(
@@ -45,7 +47,21 @@ export async function loadGenecis(opts: LoadOptions): Promise<Result<LoadedDatas
   const noQueries = expectNonEmpty(file, records.value.length, 'queries');
   if (!noQueries.ok) return noQueries;
 
+  /** The first record path that leaves the dataset's folders (checked after each record). */
+  const escaped: { error: DatasetError | null } = { error: null };
   const entry = (r: RecordReader, v: unknown, field: string): Entry => {
+    const e = readEntry(r, v, field);
+    if (escaped.error === null && r.error === null && !folders.contains(e.path))
+      escaped.error = pathEscapes(
+        file,
+        r.index,
+        `${field}.${objects ? 'val_image_id' : 'image_id'}`,
+        e.path,
+        folders,
+      );
+    return e;
+  };
+  const readEntry = (r: RecordReader, v: unknown, field: string): Entry => {
     const o = r.object(v, field);
     if (objects) {
       const id = String(r.int(o.val_image_id, `${field}.val_image_id`));
@@ -73,6 +89,7 @@ export async function loadGenecis(opts: LoadOptions): Promise<Result<LoadedDatas
     const items = r.array(rec.gallery, 'gallery').map((g, k) => entry(r, g, `gallery[${k}]`));
     if (r.error === null && items.length === 0) r.fail('gallery', 'expected at least one gallery image');
     if (r.error !== null) return err(r.error);
+    if (escaped.error !== null) return err(escaped.error);
     const sample = [target, ...items];
     for (const g of sample) {
       if (inGallery.has(g.id)) continue;

@@ -24,13 +24,14 @@ export const benchmarkDatasetRunner: StageRunner = async (ctx) => {
         `dataset ${String(p.name)}: no root folder is set (datasets[…].root in the spec)`,
       ),
     );
+  const imageRoot = typeof ctx.node.settings.images === 'string' ? ctx.node.settings.images : null;
   const loaded = await loadDataset({
     dataset: p.name as BenchmarkName,
     split: p.split === 'test' || p.split === 'test1' ? 'test' : 'val',
     root,
     ...(typeof p.category === 'string' ? { category: p.category as FashionIqCategory } : {}),
     ...(typeof p.task === 'string' ? { task: p.task as GenecisTask } : {}),
-    ...(typeof ctx.node.settings.images === 'string' ? { imageRoot: ctx.node.settings.images } : {}),
+    ...(imageRoot !== null ? { imageRoot } : {}),
   });
   if (!loaded.ok)
     return err(
@@ -49,7 +50,7 @@ export const benchmarkDatasetRunner: StageRunner = async (ctx) => {
     return err(
       failure(
         'input-missing',
-        `${images.missing_count} image${images.missing_count === 1 ? ' is' : 's are'} missing under ${root} (first: ${images.missing.join(', ')})`,
+        `${images.missing_count} image${images.missing_count === 1 ? ' is' : 's are'} missing under ${imageRoot ?? root} (first: ${images.missing.join(', ')})`,
         {
           retryable: false,
           detail: 'download the images into the official layout, or set datasets[…].images',

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { sha256Hex } from '../../../runner/util/json.js';
 import { err, ok, type Result } from '../../../runner/util/result.js';
 import type { GalleryItem, QueryRecord } from '../../contracts.js';
+import { DatasetFolders, pathEscapes } from '../folders.js';
 import type { SyntheticAnnotations } from './generate.js';
 
 /** A gallery item of the synthetic benchmark: the contract's fields plus its ground-truth caption. */
@@ -47,11 +48,14 @@ export async function loadSyntheticDataset(dir: string): Promise<Result<Syntheti
   }
   if (ann.format !== 'pefuse-synthetic/1' || !Array.isArray(ann.gallery) || !Array.isArray(ann.queries))
     return err(`${file}: not a pefuse synthetic dataset (format "${String(ann.format)}"); delete the folder`);
-  const gallery: SyntheticGalleryItem[] = ann.gallery.map((g) => ({
-    id: g.id,
-    path: join(dir, g.file),
-    oracle_caption: g.oracle_caption,
-  }));
+  const folders = new DatasetFolders(dir, null);
+  const gallery: SyntheticGalleryItem[] = [];
+  for (const [i, g] of ann.gallery.entries()) {
+    const path = join(dir, String(g.file));
+    if (!folders.contains(path))
+      return err(pathEscapes(file, `gallery[${i}]`, 'file', path, folders).message);
+    gallery.push({ id: g.id, path, oracle_caption: g.oracle_caption });
+  }
   const byId = new Map(gallery.map((g) => [g.id, g]));
   const queries: SyntheticQueryRecord[] = [];
   for (const [i, q] of ann.queries.entries()) {

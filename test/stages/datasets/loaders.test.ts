@@ -311,3 +311,69 @@ describe.skipIf(!HAS_SHARED)(
     });
   },
 );
+
+describe('annotation paths stay inside the dataset root or its images folder', () => {
+  const leaves = (file: string, where: string, path: string, folders: string) =>
+    `${file}: ${where}: the image path ${path} leaves ${folders}; annotation files may only name images inside them (refused: check where this file came from)`;
+
+  it('CIRCO: an info-file file_name that climbs out of the images folder', async () => {
+    const root = circoRoot();
+    const info = writeJson(root, 'COCO2017_unlabeled/annotations/image_info_unlabeled2017.json', {
+      images: [
+        { id: 1000, file_name: '000000001000.jpg' },
+        { id: 1001, file_name: '../../../../../etc/passwd' },
+      ],
+    });
+    expect(await loadError({ dataset: 'circo', split: 'val', root })).toBe(
+      leaves(info, 'record 1, field "images[].file_name"', '/etc/passwd', `the dataset root ${root}`),
+    );
+  });
+
+  it('GeneCIS: an attribute image_id with a path in it', async () => {
+    const root = genecisRoot();
+    const a = (id: number | string) => ({ image_id: id, instance_bbox: [0, 0, 2, 2] });
+    const file = writeJson(root, 'focus_attribute.json', [
+      { reference: a(1), target: a(2), condition: 'red', gallery: [a(3)] },
+      { reference: a(1), target: a(2), condition: 'red', gallery: [a(3), a('../../../../../../home/x')] },
+    ]);
+    const images = join(root, 'VG_100K_all');
+    expect(await loadError({ dataset: 'genecis', split: 'val', root, task: 'focus_attribute' })).toBe(
+      leaves(file, 'record 1, field "gallery[1].image_id"', '/home/x.jpg', `the dataset root ${root}`),
+    );
+    // With an images folder given, both it and the root are allowed, and the message names both.
+    expect(
+      await loadError({ dataset: 'genecis', split: 'val', root, task: 'focus_attribute', imageRoot: images }),
+    ).toBe(
+      leaves(
+        file,
+        'record 1, field "gallery[1].image_id"',
+        '/home/x.jpg',
+        `the dataset root ${root} and the images folder ${images}`,
+      ),
+    );
+  });
+
+  it('Fashion-IQ: a caption candidate that climbs out', async () => {
+    const root = fashionIqRoot();
+    const caps = writeJson(root, 'captions/cap.dress.val.json', [
+      { target: 'A1', candidate: '../../x', captions: ['a', 'b'] },
+    ]);
+    expect(await loadError({ dataset: 'fashioniq', split: 'val', root, category: 'dress' })).toBe(
+      leaves(caps, 'record 0, field "candidate"', join(root, '..', 'x.jpg'), `the dataset root ${root}`),
+    );
+  });
+
+  it('CIRR: images are read from the images folder when one is given; an absolute path elsewhere is refused', async () => {
+    const root = cirrRoot();
+    const images = join(root, '..', `${root.split('/').pop()}-images`);
+    const d = await load({ dataset: 'cirr', split: 'val', root, imageRoot: images });
+    expect(d.gallery[0]!.path).toBe(join(images, 'dev', 'dev-0-0-img0.png'));
+    expect(d.queries[0]!.reference.path).toBe(join(images, 'dev', 'dev-0-0-img0.png'));
+    const split = writeJson(root, 'cirr/image_splits/split.rc2.val.json', {
+      'dev-0-0-img0': '/var/x.png',
+    });
+    expect(await loadError({ dataset: 'cirr', split: 'val', root })).toBe(
+      leaves(split, 'record "dev-0-0-img0", field "(image path)"', '/var/x.png', `the dataset root ${root}`),
+    );
+  });
+});

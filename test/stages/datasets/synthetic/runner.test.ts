@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { DatasetOutput, QueryRecord } from '../../../../stages/contracts.js';
 import { loadSyntheticDataset } from '../../../../stages/datasets/synthetic/load.js';
@@ -72,6 +72,23 @@ describe('loadSyntheticDataset', () => {
     const r = await loadSyntheticDataset(dir);
     expect(r.ok ? null : r.error).toBe(
       `${dir}/annotations.json: not found (the synthetic dataset was not generated, or generation was interrupted)`,
+    );
+  });
+
+  it('refuses a gallery file outside the dataset folder', async () => {
+    const dir = tempDir();
+    const file = `${dir}/annotations.json`;
+    writeFileSync(
+      file,
+      JSON.stringify({
+        format: 'pefuse-synthetic/1',
+        gallery: [{ id: 'g0', file: '../../etc/hostname', oracle_caption: 'x' }],
+        queries: [],
+      }),
+    );
+    const r = await loadSyntheticDataset(dir);
+    expect(r.ok ? null : r.error).toBe(
+      `${file}: record "gallery[0]", field "file": the image path /etc/hostname leaves the dataset root ${dir}; annotation files may only name images inside them (refused: check where this file came from)`,
     );
   });
 });
