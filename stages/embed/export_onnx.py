@@ -16,8 +16,13 @@ The folder layout (what `stages/embed/model/config.ts` reads):
 Embeddings are exported *unnormalised*; pefuse L2-normalises them. Towers above ~1.5 GB (ViT-H/g/bigG)
 are saved with their weights in one external-data file next to the graph, which ONNX Runtime loads
 from the folder. `--dry-run` writes only pefuse-model.json and prints the plan (no torch needed).
+
+The packages an export needs are checked before anything is written, and the folder is written whole or
+not at all: everything goes into a temporary sibling folder that is renamed to `--out` at the end (a
+failed or interrupted export leaves no half-written model folder for a spec to point at).
 """
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -51,6 +56,24 @@ def parse_args(argv):
     if not a.list and (a.profile is None or a.out is None):
         p.error("--profile and --out are required (or --list)")
     return a
+
+
+def missing_packages(spec, clip_vocab):
+    """The Python modules an export of `spec` needs that cannot be imported, as (module, pip name) pairs."""
+    need = [("torch", "torch"), ("onnx", "onnx")]
+    if spec["source"] == "open_clip":
+        need.append(("open_clip", "open_clip_torch"))
+    else:
+        need.append(("transformers", "transformers"))
+        # CLIP vocabularies are copied from open_clip unless --clip-vocab names the file.
+        if spec["source"] == "hf-clip" and clip_vocab is None:
+            need.append(("open_clip", "open_clip_torch"))
+    return [(m, pip) for m, pip in need if importlib.util.find_spec(m) is None]
+
+
+def fail(message, status=1):
+    print(f"export_onnx.py: {message}", file=sys.stderr)
+    return status
 
 
 def write_layout(out, profile):
@@ -146,12 +169,40 @@ def main(argv=None):
             print(name)
         return 0
     spec = PROFILES[a.profile]
-    text_path, vision_path = write_layout(a.out, a.profile)
-    for line in plan(a.profile, a.out):
-        print(line)
-    if a.dry_run:
-        print("dry run: wrote pefuse-model.json only")
-        return 0
+    out = os.path.abspath(a.out)
+    if not a.dry_run:
+        missing = missing_packages(spec, a.clip_vocab)
+        if missing:
+            names = ", ".join(m for m, _ in missing)
+            pips = " ".join(p for _, p in dict.fromkeys(missing))
+            return fail(
+                f"cannot export {a.profile}: missing Python package(s) {names} (pip install {pips}); "
+                f"nothing was written to {out}"
+            )
+    if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
+        return fail(f"{out} already exists and is not empty: remove it or choose another --out", 2)
+    # Written whole or not at all: a sibling temp folder, renamed to `out` when complete.
+    tmp = f"{out}.tmp-{os.getpid()}"
+    try:
+        text_path, vision_path = write_layout(tmp, a.profile)
+        for line in plan(a.profile, out):
+            print(line)
+        if not a.dry_run:
+            export(spec, a, tmp, text_path, vision_path)
+        if os.path.isdir(out):
+            os.rmdir(out)
+        os.rename(tmp, out)
+    except KeyboardInterrupt:
+        return fail(f"interrupted; nothing was written to {out}", 130)
+    except Exception as e:  # noqa: BLE001 - any export failure: one line, no half-written folder
+        return fail(f"export of {a.profile} failed: {type(e).__name__}: {e}; nothing was written to {out}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("dry run: wrote pefuse-model.json only" if a.dry_run else f"done: {out}")
+    return 0
+
+
+def export(spec, a, out, text_path, vision_path):
     import torch
 
     text, vision, tok = load_towers(spec)
@@ -161,11 +212,9 @@ def main(argv=None):
     export_tower(text, ids, text_path, "input_ids", "text_embeds", a.opset)
     export_tower(vision, px, vision_path, "pixel_values", "image_embeds", a.opset)
     if spec["source"] == "hf-siglip":
-        tok.save_pretrained(a.out)
+        tok.save_pretrained(out)
     else:
-        copy_clip_vocab(a.out, a.clip_vocab)
-    print(f"done: {a.out}")
-    return 0
+        copy_clip_vocab(out, a.clip_vocab)
 
 
 if __name__ == "__main__":

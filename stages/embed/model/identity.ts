@@ -157,7 +157,34 @@ export async function modelIdentity(
   if (!ref.ok) return ref;
   const cfg = await resolveModelConfig(ref.value);
   if (!cfg.ok) return cfg;
+  const missing = await missingModelFiles(ref.value.dir, cfg.value, opts.which ?? 'both');
+  if (missing.length > 0)
+    return err(
+      `incomplete: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing (an export that did not finish, or a --dry-run folder); export the towers with stages/embed/export_onnx.py --profile ${cfg.value.profile ?? 'NAME'} --out ${ref.value.dir}`,
+    );
   return identityOf(ref.value, cfg.value, opts);
+}
+
+/** The files a model folder must hold to embed (`which` towers and, with the text tower, its tokenizer). */
+export async function missingModelFiles(
+  dir: string,
+  cfg: EmbedModelConfig,
+  which: 'text' | 'image' | 'both',
+): Promise<string[]> {
+  const need = [
+    ...(which !== 'image' ? [cfg.text_model] : []),
+    ...(which !== 'text' ? [cfg.vision_model] : []),
+    ...(which !== 'image' ? [cfg.tokenizer === 'clip-bpe' ? cfg.clip_vocab : cfg.hf_tokenizer] : []),
+  ];
+  const present = await Promise.all(
+    need.map((n) =>
+      stat(resolve(dir, n)).then(
+        (st) => st.isFile(),
+        () => false,
+      ),
+    ),
+  );
+  return need.filter((_, i) => !present[i]);
 }
 
 /** Short digest of an identity, used inside item keys. */

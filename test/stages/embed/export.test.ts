@@ -1,6 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { execa } from 'execa';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { execa, execaSync } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { resolveModelConfig } from '../../../stages/embed/model/config.js';
 import { PROFILES } from '../../../stages/embed/model/profiles.js';
@@ -73,3 +73,56 @@ c, d = p.compare([1.0, 0.0], [0.0, 1.0]); print(c, d, p.within(c, d))`,
     expect(r.stdout.split('\n')).toEqual(['0.999999997 0.0005 True', '0.0 1.0 False']);
   });
 });
+
+/** Debian's interpreter: it has numpy and PIL but no torch (the no-torch path a new user hits). */
+const DEBIAN_PY = '/usr/bin/python3';
+const noTorch = (() => {
+  if (!existsSync(DEBIAN_PY)) return `${DEBIAN_PY} is absent`;
+  const r = execaSync(DEBIAN_PY, ['-c', 'import importlib.util as u; print(u.find_spec("torch") is None)'], {
+    reject: false,
+  });
+  return r.stdout.trim() === 'True' ? null : `${DEBIAN_PY} has torch installed`;
+})();
+
+describe.skipIf(noTorch !== null)(
+  `export_onnx.py without torch${noTorch === null ? '' : ` (skipped: ${noTorch})`}`,
+  () => {
+    it('says which packages are missing, exits 1 without a traceback, and writes nothing', async () => {
+      const parent = tempDir('pefuse-export-');
+      const out = join(parent, 'b32');
+      const r = await execa(DEBIAN_PY, [EXPORT, '--profile', 'openclip-vit-b-32', '--out', out], {
+        reject: false,
+      });
+      expect([r.exitCode, r.stdout, r.stderr]).toEqual([
+        1,
+        '',
+        `export_onnx.py: cannot export openclip-vit-b-32: missing Python package(s) torch, onnx, open_clip (pip install torch onnx open_clip_torch); nothing was written to ${out}`,
+      ]);
+      expect(readdirSync(parent)).toEqual([]);
+    });
+
+    it('a failed export leaves no folder behind (written to a temp folder, renamed when complete)', async () => {
+      // A fake torch/onnx/open_clip that import, then fail inside the export: the error is one line.
+      const fakes = tempDir('pefuse-fake-torch-');
+      for (const m of ['torch', 'onnx', 'open_clip']) {
+        mkdirSync(join(fakes, m));
+        writeFileSync(
+          join(fakes, m, '__init__.py'),
+          m === 'torch' ? 'raise ImportError("this torch is a stub")\n' : '',
+        );
+      }
+      const parent = tempDir('pefuse-export-');
+      const out = join(parent, 'b32');
+      const r = await execa(DEBIAN_PY, [EXPORT, '--profile', 'openclip-vit-b-32', '--out', out], {
+        reject: false,
+        env: { PYTHONPATH: fakes },
+      });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toBe(
+        `export_onnx.py: export of openclip-vit-b-32 failed: ImportError: this torch is a stub; nothing was written to ${out}`,
+      );
+      expect(readdirSync(parent)).toEqual([]);
+      expect(dirname(out)).toBe(parent);
+    });
+  },
+);
