@@ -61,6 +61,19 @@ export type RunEvent =
   | (StageRef & { type: 'worker-ready'; worker: number; gpu: string | null; identity: WorkerIdentity })
   | (StageRef & { type: 'worker-restarted'; worker: number; failure: Failure; restarts: number })
   | (StageRef & { type: 'item-done'; item: string; seconds: number; cached: boolean })
+  /**
+   * Live progress of an in-process stage that does not journal its items (embedding, scoring): `done`
+   * of `items` so far, `seconds` since the attempt started, `rate` in items/s and `eta` in seconds (null
+   * until there is a rate). Not journaled; at most about one a second per stage, plus the last.
+   */
+  | (StageRef & {
+      type: 'stage-progress';
+      done: number;
+      items: number;
+      seconds: number;
+      rate: number;
+      eta: number | null;
+    })
   | (StageRef & {
       type: 'item-failed';
       item: string;

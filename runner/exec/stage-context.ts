@@ -16,6 +16,8 @@ import type { StageEnv } from './stage-exec.js';
 import type { StageRunContext } from './stage-run.js';
 
 const LOG_TAIL = 30;
+/** `stage-progress` events are coalesced to at most one per this many ms per stage (plus the last). */
+const PROGRESS_EVERY_MS = 1000;
 
 export function makeContext(
   stage: PlannedStage,
@@ -30,6 +32,8 @@ export function makeContext(
   badObjects: Set<string>,
 ): StageRunContext {
   const journal = env.store.stages.journal(stage.key);
+  const t0 = performance.now();
+  let lastProgress = Number.NEGATIVE_INFINITY;
   return {
     key: stage.key,
     record: stage.record,
@@ -89,6 +93,23 @@ export function makeContext(
           });
           log.line(`[pefuse] worker ${n.worker + 1} restarting (${n.failure.reason}): ${n.failure.message}`);
           return;
+        case 'progress': {
+          const now = performance.now();
+          if (n.done < n.total && now - lastProgress < PROGRESS_EVERY_MS) return;
+          lastProgress = now;
+          const seconds = (now - t0) / 1000;
+          const rate = seconds > 0 ? n.done / seconds : 0;
+          env.emit({
+            ...ref,
+            type: 'stage-progress',
+            done: n.done,
+            items: n.total,
+            seconds,
+            rate,
+            eta: rate > 0 ? Math.max(0, n.total - n.done) / rate : null,
+          });
+          return;
+        }
         case 'item-retry':
           env.emit({
             ...ref,

@@ -28,7 +28,12 @@ export type StageNotice =
   | { type: 'items'; items: number }
   | { type: 'worker-ready'; worker: number; gpu: string | null; identity: WorkerIdentity }
   | { type: 'worker-restarted'; worker: number; failure: Failure; restarts: number }
-  | { type: 'item-retry'; item: string; attempt: number; failure: Failure; delayMs: number };
+  | { type: 'item-retry'; item: string; attempt: number; failure: Failure; delayMs: number }
+  /**
+   * In-process progress (embedding, scoring): `done` of `total` items computed so far in this attempt.
+   * Shown live, never journaled (journaling 123K gallery images one by one would bloat the manifest).
+   */
+  | { type: 'progress'; done: number; total: number };
 
 /**
  * Built by the executor, which always sets every field. The fields added with the executor (`kill`,

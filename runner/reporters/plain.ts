@@ -1,17 +1,21 @@
 /**
  * `--reporter plain` (CI logs, piped output): one line per stage transition, never rewritten. Item
- * progress is not printed per item; retries and item failures are (the first few per stage).
+ * progress is not printed per item; retries and item failures are (the first few per stage), and
+ * in-process stages print a progress line (items, rate, ETA) at most every PROGRESS_EVERY_S seconds.
  */
 import { type RunEvent, type StageRef, shortKey } from '../events/event.js';
-import { failureLines, finishedLine, fmtSeconds } from './format.js';
+import { failureLines, finishedLine, fmtRate, fmtSeconds } from './format.js';
 import type { Reporter, ReporterIo } from './types.js';
 
 const ITEM_FAILURES_SHOWN = 5;
+const PROGRESS_EVERY_S = 10;
 
 const items = (n: number) => `${n} item${n === 1 ? '' : 's'}`;
 
 export function plainReporter(io: ReporterIo): Reporter {
   const itemFailures = new Map<string, number>();
+  /** When each stage last printed a progress line (io.now() ms). */
+  const progressShown = new Map<string, number>();
   const out = (line: string) => io.write(`${line}\n`);
   const stage = (verb: string, s: StageRef, rest: string) =>
     out(
@@ -37,6 +41,14 @@ export function plainReporter(io: ReporterIo): Reporter {
             `${items(e.items)}${e.by === 'other-runner' ? ', computed by another runner' : ''}`,
           );
           return;
+        case 'stage-progress': {
+          const now = io.now();
+          const last = progressShown.get(e.key);
+          if (e.done >= e.items || (last !== undefined && now - last < PROGRESS_EVERY_S * 1000)) return;
+          progressShown.set(e.key, now);
+          stage('progress', e, progressText(e));
+          return;
+        }
         case 'stage-waiting-lock':
           stage('waiting', e, `another runner holds the lock (${e.holder})`);
           return;
@@ -103,4 +115,10 @@ export function plainReporter(io: ReporterIo): Reporter {
     },
     close() {},
   };
+}
+
+/** `1200/2400 items, 340/s, eta 3.5s` (the ETA once there is a rate). */
+export function progressText(e: Extract<RunEvent, { type: 'stage-progress' }>): string {
+  const eta = e.eta === null ? '' : `, eta ${fmtSeconds(e.eta)}`;
+  return `${e.done}/${e.items} items, ${fmtRate(e.rate)}${eta}`;
 }

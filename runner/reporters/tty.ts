@@ -28,6 +28,8 @@ const CLEAR_TO_END = '\x1b[J';
 export function ttyReporter(io: ReporterIo, opts: { intervalMs?: number } = {}): Reporter {
   const rows = new Map<StageKind, KindRow>();
   const itemsOf = new Map<string, number>();
+  /** Items reported by `stage-progress` so far, per stage (in-process stages that journal nothing). */
+  const progressOf = new Map<string, number>();
   const running = new Set<string>();
   const t0 = io.now();
   let title = '';
@@ -144,9 +146,21 @@ export function ttyReporter(io: ReporterIo, opts: { intervalMs?: number } = {}):
           r.computed++;
           break;
         }
+        case 'stage-progress': {
+          const r = row(e.kind);
+          const delta = e.done - (progressOf.get(e.key) ?? 0);
+          progressOf.set(e.key, e.done);
+          r.itemsDone += delta;
+          r.computed += delta;
+          if (!itemsOf.has(e.key)) setItems(e.key, e.kind, e.items);
+          break;
+        }
         case 'stage-published': {
           const r = row(e.kind);
           if (running.delete(e.key)) r.running--;
+          // A stage that reported progress: whatever it had not reported yet is done now.
+          const shownDone = progressOf.get(e.key);
+          if (shownDone !== undefined) r.itemsDone += Math.max(0, (itemsOf.get(e.key) ?? 0) - shownDone);
           r.done++;
           break;
         }

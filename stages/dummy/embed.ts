@@ -40,7 +40,12 @@ async function publish(
 export const dummyEmbedTextRunner: StageRunner = async (ctx) => {
   const m = findInput(ctx, ['texts'], 'mllm.compose') ?? findInput(ctx, [], 'mllm.caption');
   if (m === undefined) return err(failure('input-missing', 'embed.text needs an input named "texts"'));
-  const rows = [...textsOf(m)].map(([id, text]) => ({ id, vec: embedText(text) }));
+  const texts = [...textsOf(m)];
+  const rows = texts.map(([id, text], i) => {
+    const vec = embedText(text);
+    ctx.notify?.({ type: 'progress', done: i + 1, total: texts.length });
+    return { id, vec };
+  });
   return publish(ctx, rows);
 };
 
@@ -61,6 +66,8 @@ export const dummyEmbedImageRunner: StageRunner = async (ctx) => {
   }
   const vecs = new Array<Float32Array | undefined>(sources.length);
   let next = 0;
+  let finished = 0;
+  const progress = () => ctx.notify?.({ type: 'progress', done: ++finished, total: sources.length });
   const work = async () => {
     while (next < sources.length && !ctx.signal.aborted) {
       const i = next++;
@@ -71,6 +78,7 @@ export const dummyEmbedImageRunner: StageRunner = async (ctx) => {
         const bytes = await ctx.objects.read({ sha256: s.sha256, size: s.size });
         if (!bytes.ok) {
           ctx.itemFailed(s.id, { ...bytes.error, item: s.id });
+          progress();
           continue;
         }
         input = bytes.value;
@@ -90,6 +98,7 @@ export const dummyEmbedImageRunner: StageRunner = async (ctx) => {
           ),
         );
       }
+      progress();
     }
   };
   await Promise.all(Array.from({ length: Math.max(2, ctx.resources.threads * 2) }, work));

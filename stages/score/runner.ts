@@ -65,6 +65,7 @@ export const runScore: StageRunner = async (ctx) => {
 
   if (ctx.signal.aborted) return err(failure('cancelled', 'score: cancelled before scoring'));
   const started = performance.now();
+  const progress = (done: number) => ctx.notify?.({ type: 'progress', done, total: rows.length });
   const result: Result<TopKResult, TopKError> =
     plan.mode === 'shared'
       ? await topK({
@@ -74,8 +75,10 @@ export const runScore: StageRunner = async (ctx) => {
           k,
           exclude: plan.exclude,
           threads: ctx.resources.threads,
+          onProgress: progress,
         })
       : topKPerSample({ queries: qdata, matrix: gm.value.data, dim, galleries: plan.galleries, k });
+  if (plan.mode !== 'shared' && result.ok) progress(rows.length);
   if (!result.ok) return err(describeError(result.error, queries, gm.value.ids));
   const r = result.value;
   ctx.log(

@@ -40,6 +40,8 @@ export interface TopKOptions {
   chunk?: { queries?: number; gallery?: number } | undefined;
   /** Bound on one run's score buffer (Q-chunk x G-chunk x 4 bytes); default `DEFAULT_MAX_SCORE_BYTES`. */
   maxScoreBytes?: number | undefined;
+  /** Called after each query chunk with the number of queries scored so far. */
+  onProgress?: ((queriesDone: number) => void) | undefined;
 }
 
 /**
@@ -146,6 +148,7 @@ export async function topK(opts: TopKOptions): Promise<Result<TopKResult, TopKEr
       }
       for (const t of Object.values(out)) t.dispose();
     }
+    opts.onProgress?.(q1);
   }
   return ok(finalize(nQ, kEff, cap, filled, candIdx, candScore, opts.exclude));
 }

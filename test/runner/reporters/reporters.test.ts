@@ -215,6 +215,102 @@ describe('tty reporter', () => {
   });
 });
 
+describe('in-process progress (stage-progress: embedding, scoring)', () => {
+  const gallery: StageRef = { key: K3, kind: 'embed.image', role: 'gallery-embed', backend: 'dummy' };
+  const started: RunEvent = {
+    type: 'stage-started',
+    ...gallery,
+    attempt: 1,
+    items: 2400,
+    resumed: 0,
+    resources: { gpus: [], threads: 2, http: null },
+  };
+  const progress = (done: number, seconds: number): RunEvent => ({
+    type: 'stage-progress',
+    ...gallery,
+    done,
+    items: 2400,
+    seconds,
+    rate: done / seconds,
+    eta: (2400 - done) / (done / seconds),
+  });
+  const head: RunEvent[] = [
+    {
+      type: 'run-started',
+      experiment: 'demo',
+      specFile: 'demo.yaml',
+      points: 1,
+      stages: 1,
+      gpus: [],
+      cpuSlots: 2,
+      pid: 1,
+    },
+    { type: 'stage-planned', ...gallery, items: 2400, status: 'run', reason: 'new', points: [0] },
+  ];
+
+  it('tty: the live table shows items done, rate and ETA while the stage runs, and all items once published', () => {
+    let out = '';
+    const clock = { t: 0 };
+    const r = ttyReporter({ write: (t) => (out += t), now: () => clock.t }, { intervalMs: 60_000 });
+    for (const e of [...head, started]) r.onEvent(e);
+    clock.t = 4000;
+    r.onEvent(progress(600, 4));
+    r.onEvent({ type: 'warning', message: 'redraw now' });
+    expect(out.slice(out.lastIndexOf('pefuse run'))).toBe(
+      [
+        'pefuse run demo: 1 points, 1 stages — 4.0s',
+        '  kind         stages  cached  running  done  failed     items   rate  eta',
+        '  embed.image       1       0        1     0       0  600/2400  150/s  12s',
+        '',
+      ].join('\n'),
+    );
+    clock.t = 8000;
+    r.onEvent(progress(1200, 8));
+    r.onEvent({ type: 'stage-published', ...gallery, items: 2400, seconds: 9, attempts: 1 });
+    r.close();
+    expect(out.slice(out.lastIndexOf('pefuse run'))).toContain(
+      '  embed.image       1       0        0     1       0  2400/2400     -    -',
+    );
+  });
+
+  it('plain: a progress line with items, rate and ETA, at most every 10 s per stage; none for the last', () => {
+    let out = '';
+    const clock = { t: 0 };
+    const r = plainReporter({ write: (t) => (out += t), now: () => clock.t });
+    for (const e of [...head, started]) r.onEvent(e);
+    clock.t = 1000;
+    r.onEvent(progress(100, 1));
+    clock.t = 5000;
+    r.onEvent(progress(500, 5));
+    clock.t = 11_000;
+    r.onEvent(progress(1100, 11));
+    clock.t = 24_000;
+    r.onEvent(progress(2400, 24));
+    r.close();
+    expect(out.split('\n').filter((l) => l.startsWith('progress'))).toEqual([
+      'progress   embed.image    cccccccccccc  gallery-embed (dummy): 100/2400 items, 100/s, eta 23s',
+      'progress   embed.image    cccccccccccc  gallery-embed (dummy): 1100/2400 items, 100/s, eta 13s',
+    ]);
+  });
+
+  it('json: every stage-progress event as a line with done, items, rate and eta', () => {
+    let out = '';
+    const r = jsonReporter({ write: (t) => (out += t), now: () => 0 });
+    r.onEvent(progress(600, 4));
+    r.close();
+    expect(JSON.parse(out)).toEqual({
+      t: 0,
+      type: 'stage-progress',
+      ...gallery,
+      done: 600,
+      items: 2400,
+      seconds: 4,
+      rate: 150,
+      eta: 12,
+    });
+  });
+});
+
 describe('defaults and summary', () => {
   it('picks tty only on an interactive terminal outside CI', () => {
     expect(defaultReporter(true, {})).toBe('tty');
