@@ -11,6 +11,7 @@ import type { StageKey } from '../runner/plan/stage.js';
 import { openResults } from '../runner/results/db.js';
 import type { RankingsInput } from '../runner/results/types.js';
 import { sha256Hex } from '../runner/util/json.js';
+import { mulberry32 } from '../stages/datasets/synthetic/prng.js';
 import { type BenchRow, peakRssMb, printTable } from './table.js';
 
 const POINTS = 30;
@@ -20,16 +21,7 @@ const GALLERY = 123_403;
 const REF_ROWS = 50_000;
 
 /** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function makeInputs(): RankingsInput[] {
   const queryIds = Array.from({ length: QUERIES }, (_, i) => `q${i}`);

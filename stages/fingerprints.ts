@@ -10,6 +10,7 @@ import { type Diagnostic, diag } from '../runner/diagnostics/diagnostic.js';
 import type { PlanContext } from '../runner/plan/stage.js';
 import type { DatasetSpec, PointConfig } from '../runner/spec/types.js';
 import { canonicalJson, type JsonValue, sha256Hex } from '../runner/util/json.js';
+import type { DatasetName } from './contracts.js';
 import { loadDataset } from './datasets/index.js';
 import {
   SYNTHETIC_DEFAULTS,
@@ -21,6 +22,7 @@ import { SCORE_DEFAULTS } from './defaults.js';
 import { diffusionFakeOf } from './diffusion/params.js';
 import { checkDiffusion } from './diffusion/plan-checks.js';
 import { modelIdentity } from './embed/model/identity.js';
+import { deepestMetricNames, metricDepth } from './metrics/ks.js';
 import { DEFAULT_CAPTION_PROMPT, DEFAULT_COMPOSE_PROMPT } from './mllm/prompts.js';
 import type { PointFacts } from './pipeline.js';
 
@@ -143,15 +145,6 @@ function checkBackends(
   }
 }
 
-/** The deepest rank each dataset's metrics read (recall@50, map@50; GeneCIS recall@3). */
-const METRIC_DEPTH: Record<string, number> = {
-  cirr: 50,
-  fashioniq: 50,
-  circo: 50,
-  genecis: 3,
-  synthetic: 50,
-};
-
 /**
  * `score.k` below the deepest metric K would compute recall@50 from a top-20 list: silently wrong
  * numbers. A located error instead.
@@ -163,14 +156,15 @@ function checkScoreDepth(
   diagnostics: Diagnostic[],
 ): void {
   const k = c.score?.k ?? SCORE_DEFAULTS.k;
-  const need = METRIC_DEPTH[c.dataset.name];
-  if (need === undefined || k >= need) return;
+  const dataset = c.dataset.name as DatasetName;
+  const need = metricDepth(dataset);
+  if (k >= need) return;
   const id = `score.k:${c.dataset.name}:${k}`;
   if (warned.has(id)) return;
   warned.add(id);
   diagnostics.push(
     diag(
-      `\`score.k\` is ${k}, but the ${c.dataset.name} metrics read the top ${need} (${need === 3 ? 'recall@3' : 'recall@50 / map@50'})`,
+      `\`score.k\` is ${k}, but the ${c.dataset.name} metrics read the top ${need} (${deepestMetricNames(dataset)})`,
       ctx.spanOf(['score', 'k'], k),
       {
         hint: `set score.k to ${need} or more (the default is ${SCORE_DEFAULTS.k}); a shorter list would turn recall@${need} into recall@${k}`,

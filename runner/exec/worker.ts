@@ -142,26 +142,8 @@ export class WorkerClient {
   /** Spawns the worker, sends `configure` and waits for `ready` (the handshake). */
   static async start(cmd: WorkerCommand, opts: WorkerClientOptions): Promise<Result<WorkerClient, Failure>> {
     const w = new WorkerClient(cmd, opts);
-    const ready = new Promise<Result<WorkerIdentity, Failure>>((resolve) => {
-      w.#onReady = resolve;
-    });
-    const timer = setTimeout(() => {
-      w.#die(
-        failure('worker-timeout', `${opts.label} sent no "ready" within ${fmtMs(opts.timeouts.readyMs)}`, {
-          detail: w.#stderrTail(),
-        }),
-        true,
-      );
-    }, opts.timeouts.readyMs);
-    w.#write(encodeToWorker({ type: 'configure', protocol: PROTOCOL_VERSION, ...opts.configure }));
-    const r = await ready;
-    clearTimeout(timer);
-    if (!r.ok) {
-      w.kill();
-      return err(r.error);
-    }
-    w.#startWatchdog();
-    return ok(w);
+    const r = await w.#configure(opts, false);
+    return r.ok ? ok(w) : err(r.error);
   }
 
   /**
@@ -175,14 +157,24 @@ export class WorkerClient {
     this.#opts = opts;
     this.#stopWatchdog();
     this.#identity = null;
+    return this.#configure(opts, true);
+  }
+
+  /**
+   * The handshake, for a new worker and for a reused one: send `configure`, wait for `ready` (at most
+   * `readyMs`); a worker that fails it is killed. On success the item watchdog starts.
+   */
+  async #configure(opts: WorkerClientOptions, again: boolean): Promise<Result<WorkerIdentity, Failure>> {
     const ready = new Promise<Result<WorkerIdentity, Failure>>((resolve) => {
       this.#onReady = resolve;
     });
     const timer = setTimeout(() => {
+      const what = again ? ' to a new configure' : '';
       this.#die(
         failure(
           'worker-timeout',
-          `${opts.label} sent no "ready" to a new configure within ${fmtMs(opts.timeouts.readyMs)}`,
+          `${opts.label} sent no "ready"${what} within ${fmtMs(opts.timeouts.readyMs)}`,
+          again ? {} : { detail: this.#stderrTail() },
         ),
         true,
       );

@@ -32,6 +32,23 @@ export const STAGE_KINDS: readonly StageKind[] = [
   'metrics',
 ];
 
+/**
+ * What each kind is in a point's pipeline, as the results' `compute_table` view counts it: the query
+ * `generator` (MLLM composition, diffusion edit), gallery `caption`ing, `embedder`s, and the model-free
+ * `data`, `score` and `metrics` stages. A Record, so a new kind must be placed here.
+ */
+export type KindClass = 'data' | 'generator' | 'caption' | 'embedder' | 'score' | 'metrics';
+export const KIND_CLASS: Readonly<Record<StageKind, KindClass>> = {
+  dataset: 'data',
+  'mllm.compose': 'generator',
+  'mllm.caption': 'caption',
+  'diffusion.edit': 'generator',
+  'embed.text': 'embedder',
+  'embed.image': 'embedder',
+  score: 'score',
+  metrics: 'metrics',
+};
+
 /** What a stage occupies while it runs; the scheduler grants these. */
 export type StageResource = 'cpu' | 'gpu' | 'http' | 'none';
 

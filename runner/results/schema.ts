@@ -15,10 +15,17 @@
  * ids once; position p is `ids[p + 1]`).
  * The view `rankings_named` resolves them to ids.
  */
+import { KIND_CLASS, type KindClass, STAGE_KINDS } from '../plan/stage.js';
 import { LATEST_SCHEMA_VERSION } from './migrations.js';
 
 /** The schema version a file has once every migration in migrations.ts ran. */
 export const SCHEMA_VERSION = LATEST_SCHEMA_VERSION;
+
+/** `'a', 'b'`: the stage kinds of `classes`, as an SQL IN list (generated, never spelled out in SQL). */
+const kinds = (...classes: KindClass[]): string =>
+  STAGE_KINDS.filter((k) => classes.includes(KIND_CLASS[k]))
+    .map((k) => `'${k}'`)
+    .join(', ');
 
 export const TABLES = [
   'meta',
@@ -80,13 +87,13 @@ export const VIEWS_DDL: readonly string[] = [
     )
     SELECT experiment, point_id,
       string_agg(DISTINCT backend, ', ' ORDER BY backend)
-        FILTER (WHERE kind IN ('mllm.compose', 'diffusion.edit')) AS generator,
-      string_agg(DISTINCT backend, ', ' ORDER BY backend) FILTER (WHERE kind LIKE 'embed.%') AS embedder,
+        FILTER (WHERE kind IN (${kinds('generator')})) AS generator,
+      string_agg(DISTINCT backend, ', ' ORDER BY backend) FILTER (WHERE kind IN (${kinds('embedder')})) AS embedder,
       any_value(device) FILTER (WHERE device IS NOT NULL) AS device,
-      max(peak_mem_mb) FILTER (WHERE kind NOT IN ('dataset', 'score', 'metrics')) AS peak_mem_mb,
-      avg(s_per_item) FILTER (WHERE kind IN ('mllm.compose', 'diffusion.edit')) AS infer_s_per_sample,
-      sum(s_per_item) FILTER (WHERE side = 'query' AND kind NOT IN ('dataset', 'metrics')) AS pipeline_s_per_sample,
-      max(items) FILTER (WHERE kind = 'score') AS n_queries
+      max(peak_mem_mb) FILTER (WHERE kind IN (${kinds('generator', 'caption', 'embedder')})) AS peak_mem_mb,
+      avg(s_per_item) FILTER (WHERE kind IN (${kinds('generator')})) AS infer_s_per_sample,
+      sum(s_per_item) FILTER (WHERE side = 'query' AND kind NOT IN (${kinds('data', 'metrics')})) AS pipeline_s_per_sample,
+      max(items) FILTER (WHERE kind IN (${kinds('score')})) AS n_queries
     FROM per_stage
     GROUP BY experiment, point_id`,
 ];

@@ -5,9 +5,10 @@
  * The reference is NOT excluded (it is never a GT, so it just costs a slot).
  */
 import type { QueryRecord } from '../contracts.js';
+import { CIRCO_KS } from './ks.js';
 import type { MetricValues, RankedQuery } from './recall.js';
 
-export const CIRCO_KS = [5, 10, 25, 50] as const;
+export { CIRCO_KS };
 
 /** The server's aspect list, in its order (other aspects are ignored, as there). */
 export const CIRCO_ASPECTS = [

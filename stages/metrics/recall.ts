@@ -4,6 +4,7 @@
  * float64 (the official float32 percentages differ by < 1e-4; hit counts are the authoritative check).
  */
 import type { QueryRecord } from '../contracts.js';
+import { CIRR_RECALL_KS, CIRR_SUBSET_KS, FASHIONIQ_RECALL_KS, GENECIS_RECALL_KS } from './ks.js';
 
 /** One query's ranking as the metrics read it. */
 export interface RankedQuery {
@@ -24,10 +25,7 @@ export interface MetricValues {
   hits: Record<string, number>;
 }
 
-export const CIRR_RECALL_KS = [1, 2, 5, 10, 50] as const;
-export const CIRR_SUBSET_KS = [1, 2, 3] as const;
-export const FASHIONIQ_RECALL_KS = [10, 50] as const;
-export const GENECIS_RECALL_KS = [1, 2, 3] as const;
+export { CIRR_RECALL_KS, CIRR_SUBSET_KS, FASHIONIQ_RECALL_KS, GENECIS_RECALL_KS };
 
 /** Position (0-based) of `target` in `ids`, ignoring `skip`; -1 when absent. */
 function positionOf(ids: readonly string[], target: string, skip: string | null): number {

@@ -14,10 +14,8 @@ import { err, ok, type Result } from '../../runner/util/result.js';
 import type { DatasetOutput, GalleryItem, MetricsOutput, QueryRecord, ScoreOutput } from '../contracts.js';
 import type { BenchmarkName, LoadedDataset } from '../datasets/types.js';
 import { evaluateRankings, noGroundTruth, type RankedQuery } from './evaluate.js';
+import { SYNTHETIC_KS } from './ks.js';
 import { fashionIqRecall } from './recall.js';
-
-/** The synthetic demo dataset reports recall like Fashion-IQ, at more depths. */
-const SYNTHETIC_KS = [1, 5, 10, 50];
 
 export const metricsRunner: StageRunner = async (ctx) => {
   const ds = ctx.inputs.dataset?.output as unknown as DatasetOutput | undefined;

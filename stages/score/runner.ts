@@ -3,7 +3,7 @@
  * (stages/score/rules.ts), published as a ScoreOutput (stages/contracts.ts).
  *
  * Inputs (by name): `dataset` (DatasetOutput), `queries` and `gallery` (EmbedOutput). Param: `k`
- * (default 50). Queries without an embedding (an upstream item failed) are skipped and counted in the
+ * (default `SCORE_DEFAULTS.k`). Queries without an embedding (an upstream item failed) are skipped and counted in the
  * log, so one bad image does not cost the whole ranking; `query_ids` lists the queries actually scored.
  */
 import { type Failure, failure } from '../../runner/exec/failure.js';
@@ -14,12 +14,11 @@ import type { JsonValue } from '../../runner/util/json.js';
 import { encodeNpy, parseNpy } from '../../runner/util/npy.js';
 import { err, ok, type Result } from '../../runner/util/result.js';
 import type { DatasetName, DatasetOutput, EmbedOutput, QueryRecord, ScoreOutput } from '../contracts.js';
+import { SCORE_DEFAULTS } from '../defaults.js';
 import { topKPerSample } from './per-sample.js';
 import { scoringPlan } from './rules.js';
 import { subsetOrder } from './subset.js';
 import { type TopKError, type TopKResult, topK } from './topk.js';
-
-export const DEFAULT_K = 50;
 
 interface Matrix {
   data: Float32Array;
@@ -29,7 +28,7 @@ interface Matrix {
 }
 
 export const runScore: StageRunner = async (ctx) => {
-  const k = ctx.record.params.k ?? ctx.node.params.k ?? DEFAULT_K;
+  const k = ctx.record.params.k ?? ctx.node.params.k ?? SCORE_DEFAULTS.k;
   if (typeof k !== 'number' || !Number.isInteger(k) || k <= 0)
     return err(
       failure('bad-input', `score: parameter k must be a positive integer, got ${JSON.stringify(k)}`),

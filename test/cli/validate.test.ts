@@ -305,7 +305,7 @@ describe('pefuse validate: score depth', () => {
     const r = await pefuse(['validate', 'experiments/demo.yaml', '--set', 'score.k=20']);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain(
-      '<command line>:1:15: error: `score.k` is 20, but the synthetic metrics read the top 50 (recall@50 / map@50)',
+      '<command line>:1:15: error: `score.k` is 20, but the synthetic metrics read the top 50 (recall@50)',
     );
   });
 });

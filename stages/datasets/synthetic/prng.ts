@@ -8,16 +8,26 @@ import { createHash } from 'node:crypto';
 /** A source of uniform numbers in [0, 1). */
 export type Rng = () => number;
 
-/** mulberry32: tiny, fast, good enough for test data (not for cryptography). */
-export function mulberry32(seed: number): Rng {
+/**
+ * mulberry32 with its raw uint32 outputs: tiny, fast, good enough for test data (not for cryptography).
+ * The one definition, also used by the tests, the benchmarks and the reference-vector generators of
+ * `../shared/refvectors` (which specify the uint32 stream).
+ */
+export function mulberry32Uint32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return (t ^ (t >>> 14)) >>> 0;
   };
+}
+
+/** mulberry32 as uniform numbers in [0, 1) (the uint32 stream / 2^32). */
+export function mulberry32(seed: number): Rng {
+  const next = mulberry32Uint32(seed);
+  return () => next() / 4294967296;
 }
 
 /** A 32-bit seed derived from any list of parts (base seed, repeat, item id…), stable across platforms. */

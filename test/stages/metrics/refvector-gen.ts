@@ -6,18 +6,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { mulberry32Uint32 } from '../../../stages/datasets/synthetic/prng.js';
 import { SHARED } from '../../helpers/cli.js';
 
-/** mulberry32 without the final division: uint32 outputs. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+/** mulberry32 without the final division: uint32 outputs (the one definition, in prng.ts). */
+export const mulberry32 = mulberry32Uint32;
 
 export interface CirV1Input {
   seed: number;

@@ -1,19 +1,11 @@
 /** Seeded data and comparison helpers for the scoring tests. */
 import { expect } from 'vitest';
+import { mulberry32 } from '../../../stages/datasets/synthetic/prng.js';
 import type { TopKResult } from '../../../stages/score/topk.js';
 import type { ReferenceTopK } from '../../../stages/score/topk-reference.js';
 
-/** mulberry32: a tiny seeded PRNG, so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32), so failures reproduce. */
+export const rng = mulberry32;
 
 /** Rows of approximately Gaussian values (not normalised). */
 export function randomRows(rows: number, dim: number, seed: number): Float32Array {
