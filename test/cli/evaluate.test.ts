@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../runner/util/npy.js';
-import { HAS_SHARED, NO_SHARED_REASON, pefuse, SHARED, tempDir } from '../helpers/cli.js';
+import { itWithShared, pefuse, SHARED, tempDir } from '../helpers/cli.js';
 import { circoRoot, cirrRoot, fashionIqRoot, genecisRoot, writeJson } from '../stages/datasets/fixtures.js';
 import { cirV1, sharedJson, toFloat32 } from '../stages/metrics/refvector-gen.js';
 
@@ -29,6 +29,15 @@ const CIRR_SCORES = [
   [5, 0, 9, 5, 0, 0, 5, 0],
   [0, 0, 0, 0, 0, 0, 0, 0],
 ];
+
+const CIRR_FILES = (split: string) => [
+  `datasets/cirr/captions/cap.rc2.${split}.json`,
+  `datasets/cirr/image_splits/split.rc2.${split}.json`,
+];
+const FIQ_VAL = ['dress', 'shirt', 'toptee'].flatMap((c) => [
+  `datasets/fashion-iq/captions/cap.${c}.val.json`,
+  `datasets/fashion-iq/image_splits/split.${c}.val.json`,
+]);
 
 describe('pefuse evaluate', () => {
   it('prints the metrics as JSON (percentages and hit counts)', async () => {
@@ -334,23 +343,21 @@ describe('pefuse evaluate refuses input that would give wrong metrics (exit 2)',
   });
 });
 
-describe.skipIf(!HAS_SHARED)(
-  HAS_SHARED
-    ? 'pefuse evaluate on the reference vectors (../shared)'
-    : `pefuse evaluate on reference vectors: ${NO_SHARED_REASON}`,
-  () => {
-    const D = join(SHARED, 'datasets');
-    const run = async (args: string[]) => {
-      const r = await pefuse(['evaluate', ...args, '--json']);
-      expect(r.exitCode, r.stderr).toBe(0);
-      return JSON.parse(r.stdout) as {
-        metrics: Record<string, number>;
-        hits: Record<string, number>;
-        n: number;
-      };
+describe('pefuse evaluate on the reference vectors (../shared)', () => {
+  const D = join(SHARED, 'datasets');
+  const run = async (args: string[]) => {
+    const r = await pefuse(['evaluate', ...args, '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as {
+      metrics: Record<string, number>;
+      hits: Record<string, number>;
+      n: number;
     };
+  };
 
-    it('CIRR val --scores (cir-v1 seed 1001) and the column-count message', async () => {
+  itWithShared('refvectors/cirr_val.seed1001.json', ...CIRR_FILES('val'))(
+    'CIRR val --scores (cir-v1 seed 1001) and the column-count message',
+    async () => {
       const rv: Any = sharedJson('refvectors', 'cirr_val.seed1001.json');
       const raw = sharedJson<Any[]>('datasets', 'cirr', 'captions', 'cap.rc2.val.json');
       const names = Object.keys(
@@ -403,9 +410,12 @@ describe.skipIf(!HAS_SHARED)(
       expect(bad.stderr).toBe(
         `pefuse evaluate: --scores ${narrow}: has 2296 columns but the CIRR val gallery has 2297 images (split-file key order)\n`,
       );
-    });
+    },
+  );
 
-    it('Fashion-IQ val --scores, each category (cir-v1 seeds 2001-2003)', async () => {
+  itWithShared('refvectors/fashioniq_val.seed2001-2002-2003.json', ...FIQ_VAL)(
+    'Fashion-IQ val --scores, each category (cir-v1 seeds 2001-2003)',
+    async () => {
       const rv: Any = sharedJson('refvectors', 'fashioniq_val.seed2001-2002-2003.json');
       for (const cat of ['dress', 'shirt', 'toptee']) {
         const c = rv.categories[cat];
@@ -434,9 +444,12 @@ describe.skipIf(!HAS_SHARED)(
         for (const [k, p] of Object.entries(c.expected.percent_official_clip4cir_searle))
           expect(Math.abs(out.metrics[`recall@${k}`]! - (p as number))).toBeLessThan(1e-4);
       }
-    });
+    },
+  );
 
-    it('GeneCIS focus_object --scores (stored scores, seed 4001)', async () => {
+  itWithShared('refvectors/genecis_focus_object.seed4001.json', 'datasets/genecis/focus_object.json')(
+    'GeneCIS focus_object --scores (stored scores, seed 4001)',
+    async () => {
       const rv: Any = sharedJson('refvectors', 'genecis_focus_object.seed4001.json');
       const rows: number[][] = rv.inputs.scores;
       const out = await run([
@@ -458,9 +471,12 @@ describe.skipIf(!HAS_SHARED)(
       });
       for (const [k, f] of Object.entries(rv.expected.fraction_official_genecis_validate))
         expect(Math.abs(out.metrics[`recall@${k.slice(2)}`]! / 100 - (f as number))).toBeLessThan(1e-12);
-    });
+    },
+  );
 
-    it('CIRCO val --rankings (stored predictions, seed 6001), warning about the absent gallery list', async () => {
+  itWithShared('refvectors/circo_val.seed6001.json', 'datasets/circo/annotations/val.json')(
+    'CIRCO val --rankings (stored predictions, seed 6001), warning about the absent gallery list',
+    async () => {
       const rv: Any = sharedJson('refvectors', 'circo_val.seed6001.json');
       const r = await pefuse([
         'evaluate',
@@ -483,6 +499,6 @@ describe.skipIf(!HAS_SHARED)(
         expect(Math.abs(out.metrics[`recall@${k}`] / 100 - (f as number))).toBeLessThan(1e-12);
       for (const [a, f] of Object.entries(rv.expected.semantic_map_at10_fraction_official))
         expect(Math.abs(out.metrics[`map@10/${a}`] / 100 - (f as number))).toBeLessThan(1e-12);
-    });
-  },
-);
+    },
+  );
+});

@@ -11,10 +11,11 @@ import { openResults } from '../../runner/results/index.js';
 import { openStore } from '../../runner/store/index.js';
 import { encodeNpy } from '../../runner/util/npy.js';
 import { loadDataset } from '../../stages/datasets/index.js';
-import { HAS_SHARED, NO_SHARED_REASON, pefuse, SHARED, tempDir } from '../helpers/cli.js';
+import { needShared, pefuse, SHARED, tempDir } from '../helpers/cli.js';
 
-describe.skipIf(!HAS_SHARED)(
-  `export --run (${HAS_SHARED ? 'CIRCO test annotations from ../shared' : NO_SHARED_REASON})`,
+const CIRCO_TEST = needShared('datasets/circo/annotations/test.json');
+describe.skipIf(CIRCO_TEST.skip)(
+  CIRCO_TEST.title('export --run (CIRCO test annotations from ../shared)'),
   () => {
     it('writes the CIRCO submission from a stored score stage', async () => {
       const root = join(SHARED, 'datasets', 'circo');

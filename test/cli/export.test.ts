@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFil
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../runner/util/npy.js';
-import { HAS_SHARED, NO_SHARED_REASON, pefuse, SHARED, tempDir } from '../helpers/cli.js';
+import { itWithShared, pefuse, SHARED, tempDir } from '../helpers/cli.js';
 import { cirrRoot, writeJson } from '../stages/datasets/fixtures.js';
 import { mulberry32, permV1, sharedJson, toFloat32 } from '../stages/metrics/refvector-gen.js';
 
@@ -28,6 +28,15 @@ function shapeOf(sub: Record<string, unknown>): Record<string, string> {
     ]),
   );
 }
+
+const CIRR_FILES = (split: string) => [
+  `datasets/cirr/captions/cap.rc2.${split}.json`,
+  `datasets/cirr/image_splits/split.rc2.${split}.json`,
+];
+const CIRCO_TEST = [
+  'datasets/circo/annotations/test.json',
+  'datasets/circo/submission_examples/submission_test.json',
+];
 
 describe('pefuse export', () => {
   it('checks the --run point id and wants exactly one source', async () => {
@@ -170,67 +179,70 @@ describe('pefuse export --out: folders that cannot hold the files (exit 2, nothi
   );
 });
 
-describe.skipIf(!HAS_SHARED)(
-  HAS_SHARED
-    ? 'pefuse export against the reference vector and the official examples (../shared)'
-    : `pefuse export on official examples: ${NO_SHARED_REASON}`,
-  () => {
-    const D = join(SHARED, 'datasets');
+describe('pefuse export against the reference vector and the official examples (../shared)', () => {
+  const D = join(SHARED, 'datasets');
 
-    it("CIRR test1 --scores: matches cirr_test1_export.seed3001 and the demo files' shape", async () => {
-      const rv: Any = sharedJson('refvectors', 'cirr_test1_export.seed3001.json');
-      const caps = sharedJson<Any[]>('datasets', 'cirr', 'captions', 'cap.rc2.test1.json');
-      const names = Object.keys(
-        sharedJson<Record<string, string>>('datasets', 'cirr', 'image_splits', 'split.rc2.test1.json'),
-      );
-      const col = new Map(names.map((n, j) => [n, j]));
-      // perm-v1 over ALL queries: the stream starts at query 0, so rows 0..999 are the refvector's rows.
-      const m = permV1(
-        rv.generator.seed,
-        names.length,
-        caps.map((c) => col.get(c.reference)!),
-      );
-      const out = tempDir();
-      const r = await pefuse([
-        'export',
-        '--dataset',
-        'cirr',
-        '--split',
-        'test',
-        '--data-root',
-        D,
-        '--scores',
-        npyFile(caps.length, names.length, toFloat32(m)),
-        '--out',
-        out,
-      ]);
-      expect(r.exitCode, r.stderr).toBe(0);
-      const recall = readOut(out, 'test1_pred_ranks_recall.json');
-      const subset = readOut(out, 'test1_pred_ranks_recall_subset.json');
-      for (const [mine, expected] of [
-        [recall, rv.expected.recall_submission],
-        [subset, rv.expected.recall_subset_submission],
-      ] as const)
-        expect(Object.fromEntries(Object.keys(expected).map((k) => [k, mine[k]]))).toEqual(expected);
-      const demoRecall = sharedJson<Any>('datasets', 'cirr', 'demo_files', 'test1_pred_ranks_recall.json');
-      const demoSubset = sharedJson<Any>(
-        'datasets',
-        'cirr',
-        'demo_files',
-        'test1_pred_ranks_recall_subset.json',
-      );
-      expect(shapeOf(recall)).toEqual(shapeOf(demoRecall));
-      expect(shapeOf(subset)).toEqual(shapeOf(demoSubset));
-      const gallery = new Set(names);
-      for (const [k, v] of Object.entries(recall))
-        if (Array.isArray(v))
-          expect(
-            v.every((n) => gallery.has(n)),
-            k,
-          ).toBe(true);
-    });
+  itWithShared(
+    'refvectors/cirr_test1_export.seed3001.json',
+    ...CIRR_FILES('test1'),
+    'datasets/cirr/demo_files/test1_pred_ranks_recall.json',
+    'datasets/cirr/demo_files/test1_pred_ranks_recall_subset.json',
+  )("CIRR test1 --scores: matches cirr_test1_export.seed3001 and the demo files' shape", async () => {
+    const rv: Any = sharedJson('refvectors', 'cirr_test1_export.seed3001.json');
+    const caps = sharedJson<Any[]>('datasets', 'cirr', 'captions', 'cap.rc2.test1.json');
+    const names = Object.keys(
+      sharedJson<Record<string, string>>('datasets', 'cirr', 'image_splits', 'split.rc2.test1.json'),
+    );
+    const col = new Map(names.map((n, j) => [n, j]));
+    // perm-v1 over ALL queries: the stream starts at query 0, so rows 0..999 are the refvector's rows.
+    const m = permV1(
+      rv.generator.seed,
+      names.length,
+      caps.map((c) => col.get(c.reference)!),
+    );
+    const out = tempDir();
+    const r = await pefuse([
+      'export',
+      '--dataset',
+      'cirr',
+      '--split',
+      'test',
+      '--data-root',
+      D,
+      '--scores',
+      npyFile(caps.length, names.length, toFloat32(m)),
+      '--out',
+      out,
+    ]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const recall = readOut(out, 'test1_pred_ranks_recall.json');
+    const subset = readOut(out, 'test1_pred_ranks_recall_subset.json');
+    for (const [mine, expected] of [
+      [recall, rv.expected.recall_submission],
+      [subset, rv.expected.recall_subset_submission],
+    ] as const)
+      expect(Object.fromEntries(Object.keys(expected).map((k) => [k, mine[k]]))).toEqual(expected);
+    const demoRecall = sharedJson<Any>('datasets', 'cirr', 'demo_files', 'test1_pred_ranks_recall.json');
+    const demoSubset = sharedJson<Any>(
+      'datasets',
+      'cirr',
+      'demo_files',
+      'test1_pred_ranks_recall_subset.json',
+    );
+    expect(shapeOf(recall)).toEqual(shapeOf(demoRecall));
+    expect(shapeOf(subset)).toEqual(shapeOf(demoSubset));
+    const gallery = new Set(names);
+    for (const [k, v] of Object.entries(recall))
+      if (Array.isArray(v))
+        expect(
+          v.every((n) => gallery.has(n)),
+          k,
+        ).toBe(true);
+  });
 
-    it('CIRCO test --rankings: re-exporting the official example gives it back unchanged', async () => {
+  itWithShared(...CIRCO_TEST)(
+    'CIRCO test --rankings: re-exporting the official example gives it back unchanged',
+    async () => {
       const example = sharedJson<Any>('datasets', 'circo', 'submission_examples', 'submission_test.json');
       const out = tempDir();
       const r = await pefuse([
@@ -249,9 +261,12 @@ describe.skipIf(!HAS_SHARED)(
       expect(r.exitCode, r.stderr).toBe(0);
       expect(readdirSync(out)).toEqual(['circo_test_submission.json']);
       expect(readOut(out, 'circo_test_submission.json')).toEqual(example);
-    });
+    },
+  );
 
-    it('CIRCO test --scores: 800 keys "0".."799", 50 unique int ids each (the example\'s shape)', async () => {
+  itWithShared(...CIRCO_TEST)(
+    'CIRCO test --scores: 800 keys "0".."799", 50 unique int ids each (the example\'s shape)',
+    async () => {
       const root = tempDir();
       symlinkSync(join(D, 'circo', 'annotations'), join(root, 'annotations'));
       const ids = Array.from({ length: 500 }, (_, i) => 100_000 + 7 * i);
@@ -288,6 +303,6 @@ describe.skipIf(!HAS_SHARED)(
         (a, b) => scores[b]! - scores[a]! || a - b,
       );
       expect(sub['0']).toEqual(row0.slice(0, 50).map((j) => ids[j]));
-    });
-  },
-);
+    },
+  );
+});

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { KeyRecord } from '../../runner/plan/stage.js';
 import { openStore } from '../../runner/store/index.js';
-import { HAS_SHARED, NO_SHARED_REASON, pefuse, REPO_ROOT, SHARED, tempDir } from '../helpers/cli.js';
+import { itWithShared, pefuse, REPO_ROOT, SHARED, tempDir } from '../helpers/cli.js';
 
 interface PlanJson {
   points: number;
@@ -112,28 +112,36 @@ describe('example specs validate and plan with the expected stage counts', () =>
   }
 });
 
-describe.skipIf(!HAS_SHARED)(
-  `example specs on the real annotation files (${HAS_SHARED ? '../shared' : NO_SHARED_REASON})`,
-  () => {
-    const env = { PEFUSE_DATA: join(SHARED, 'datasets') };
-    it('fig2 on CIRCO val: items come from the annotation files', async () => {
+describe('example specs on the real annotation files (../shared)', () => {
+  const env = { PEFUSE_DATA: join(SHARED, 'datasets') };
+  itWithShared('datasets/circo/annotations/val.json')(
+    'fig2 on CIRCO val: items come from the annotation files',
+    async () => {
       const p = await planJson('experiments/fig2-mllm-sensitivity.yaml', env);
       expect(p.totals['mllm.compose']!.items).toBe(48 * 220);
       const dataset = p.stages.find((s) => s.kind === 'dataset')!;
       expect(dataset.status).toBe('run');
-    });
-    it('tables 1-3 plan on the real files', async () => {
-      for (const spec of [
-        'experiments/table1-fashioniq.yaml',
-        'experiments/table2-cirr.yaml',
-        'experiments/table3-circo.yaml',
-      ]) {
-        const p = await planJson(spec, env);
-        expect(p.points).toBe(EXPECTED[spec]!.points);
-      }
-    });
-  },
-);
+    },
+  );
+  itWithShared(
+    ...['dress', 'shirt', 'toptee'].flatMap((c) => [
+      `datasets/fashion-iq/captions/cap.${c}.val.json`,
+      `datasets/fashion-iq/image_splits/split.${c}.val.json`,
+    ]),
+    'datasets/cirr/captions/cap.rc2.test1.json',
+    'datasets/cirr/image_splits/split.rc2.test1.json',
+    'datasets/circo/annotations/test.json',
+  )('tables 1-3 plan on the real files', async () => {
+    for (const spec of [
+      'experiments/table1-fashioniq.yaml',
+      'experiments/table2-cirr.yaml',
+      'experiments/table3-circo.yaml',
+    ]) {
+      const p = await planJson(spec, env);
+      expect(p.points).toBe(EXPECTED[spec]!.points);
+    }
+  });
+});
 
 const SMALL = `experiment: small
 datasets: [{ name: synthetic, n_gallery: 20, n_queries: 5 }]

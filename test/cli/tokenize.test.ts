@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HAS_SHARED, NO_SHARED_REASON, pefuse, SHARED } from '../helpers/cli.js';
-import { CLIP_VOCAB, makeModelDir, siglipDir } from '../stages/embed/models.js';
+import { needShared, pefuse, SHARED } from '../helpers/cli.js';
+import { CLIP_VOCAB, CLIP_VOCAB_FILE, makeModelDir, siglipDir } from '../stages/embed/models.js';
 
 interface RefCase {
   id: string;
@@ -77,10 +77,11 @@ describe('pefuse tokenize with a SigLIP2 model folder', () => {
   });
 });
 
-describe.skipIf(!HAS_SHARED)(
-  `pefuse tokenize --jsonl against the CLIP reference vectors ${HAS_SHARED ? '' : `— ${NO_SHARED_REASON}`}`,
+const BPE_REF = needShared('refvectors/clip_bpe_tokenizer.json', CLIP_VOCAB_FILE);
+describe.skipIf(BPE_REF.skip)(
+  BPE_REF.title('pefuse tokenize --jsonl against the CLIP reference vectors'),
   () => {
-    const cases = HAS_SHARED
+    const cases = !BPE_REF.skip
       ? (
           JSON.parse(readFileSync(join(SHARED, 'refvectors', 'clip_bpe_tokenizer.json'), 'utf8')) as {
             cases: RefCase[];

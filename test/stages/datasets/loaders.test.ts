@@ -1,9 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkImages, loadDataset } from '../../../stages/datasets/index.js';
 import type { LoadedDataset, LoadOptions } from '../../../stages/datasets/types.js';
-import { HAS_SHARED, NO_SHARED_REASON, SHARED } from '../../helpers/cli.js';
+import { needShared, SHARED } from '../../helpers/cli.js';
 import { circoRoot, cirrRoot, fashionIqRoot, genecisRoot, writeJson } from './fixtures.js';
 
 async function load(opts: LoadOptions): Promise<LoadedDataset> {
@@ -277,40 +277,70 @@ describe('GeneCIS loader', () => {
   });
 });
 
-describe.skipIf(!HAS_SHARED)(
-  HAS_SHARED
-    ? 'loaders on the official annotation files (../shared/datasets)'
-    : `official files: ${NO_SHARED_REASON}`,
-  () => {
-    const D = join(SHARED, 'datasets');
-    it.each([
-      [{ dataset: 'cirr', split: 'val', root: D }, 4181, 2297],
-      [{ dataset: 'cirr', split: 'test', root: D }, 4148, 2315],
-      [{ dataset: 'fashioniq', split: 'val', root: join(D, 'fashion-iq'), category: 'dress' }, 2017, 3817],
-      [{ dataset: 'fashioniq', split: 'val', root: join(D, 'fashion-iq'), category: 'shirt' }, 2038, 6346],
-      [{ dataset: 'fashioniq', split: 'val', root: join(D, 'fashion-iq'), category: 'toptee' }, 1961, 5373],
-      [{ dataset: 'fashioniq', split: 'test', root: join(D, 'fashion-iq'), category: 'toptee' }, 2056, 5374],
-      [{ dataset: 'circo', split: 'val', root: join(D, 'circo') }, 220, 0],
-      [{ dataset: 'circo', split: 'test', root: join(D, 'circo') }, 800, 0],
-      [{ dataset: 'genecis', split: 'val', root: join(D, 'genecis'), task: 'focus_object' }, 1960, null],
-      [{ dataset: 'genecis', split: 'val', root: join(D, 'genecis'), task: 'change_object' }, 1960, null],
-    ] as [LoadOptions, number, number | null][])('%j: %i queries, gallery %s', async (opts, nq, ng) => {
-      const d = await load(opts);
-      expect(d.queries).toHaveLength(nq);
-      if (ng !== null) expect(d.gallery).toHaveLength(ng);
-      expect(d.contentHash).toMatch(/^[0-9a-f]{64}$/);
-      if (opts.dataset === 'genecis')
-        expect(new Set(d.queries.map((q) => q.gallery!.length))).toEqual(new Set([15]));
-    });
+/** The annotation files (relative to ../shared) a loader reads for `opts`, to guard each case on them. */
+function annotationFiles(opts: LoadOptions): string[] {
+  const root = relative(SHARED, opts.root);
+  switch (opts.dataset) {
+    case 'cirr': {
+      const s = opts.split === 'test' ? 'test1' : 'val';
+      return [`cirr/captions/cap.rc2.${s}.json`, `cirr/image_splits/split.rc2.${s}.json`].map((f) =>
+        join(root, f),
+      );
+    }
+    case 'fashioniq':
+      return [
+        `captions/cap.${opts.category}.${opts.split}.json`,
+        `image_splits/split.${opts.category}.${opts.split}.json`,
+      ].map((f) => join(root, f));
+    case 'circo':
+      return [join(root, 'annotations', `${opts.split}.json`)];
+    case 'genecis':
+      return [join(root, `${opts.task}.json`)];
+  }
+}
 
-    it('CIRR val: 4181 unique pairids, every img_set contains the reference', async () => {
+describe('loaders on the official annotation files (../shared/datasets)', () => {
+  const D = join(SHARED, 'datasets');
+  const cases: [LoadOptions, number, number | null][] = [
+    [{ dataset: 'cirr', split: 'val', root: D }, 4181, 2297],
+    [{ dataset: 'cirr', split: 'test', root: D }, 4148, 2315],
+    [{ dataset: 'fashioniq', split: 'val', root: join(D, 'fashion-iq'), category: 'dress' }, 2017, 3817],
+    [{ dataset: 'fashioniq', split: 'val', root: join(D, 'fashion-iq'), category: 'shirt' }, 2038, 6346],
+    [{ dataset: 'fashioniq', split: 'val', root: join(D, 'fashion-iq'), category: 'toptee' }, 1961, 5373],
+    [{ dataset: 'fashioniq', split: 'test', root: join(D, 'fashion-iq'), category: 'toptee' }, 2056, 5374],
+    [{ dataset: 'circo', split: 'val', root: join(D, 'circo') }, 220, 0],
+    [{ dataset: 'circo', split: 'test', root: join(D, 'circo') }, 800, 0],
+    [{ dataset: 'genecis', split: 'val', root: join(D, 'genecis'), task: 'focus_object' }, 1960, null],
+    [{ dataset: 'genecis', split: 'val', root: join(D, 'genecis'), task: 'change_object' }, 1960, null],
+  ];
+  for (const [opts, nq, ng] of cases) {
+    const g = needShared(...annotationFiles(opts));
+    it.skipIf(g.skip)(
+      g.title(
+        `${JSON.stringify({ ...opts, root: relative(SHARED, opts.root) })}: ${nq} queries, gallery ${ng}`,
+      ),
+      async () => {
+        const d = await load(opts);
+        expect(d.queries).toHaveLength(nq);
+        if (ng !== null) expect(d.gallery).toHaveLength(ng);
+        expect(d.contentHash).toMatch(/^[0-9a-f]{64}$/);
+        if (opts.dataset === 'genecis')
+          expect(new Set(d.queries.map((q) => q.gallery!.length))).toEqual(new Set([15]));
+      },
+    );
+  }
+
+  const cirrVal = needShared(...annotationFiles({ dataset: 'cirr', split: 'val', root: D }));
+  it.skipIf(cirrVal.skip)(
+    cirrVal.title('CIRR val: 4181 unique pairids, every img_set contains the reference'),
+    async () => {
       const d = await load({ dataset: 'cirr', split: 'val', root: D });
       expect(new Set(d.queries.map((q) => q.id)).size).toBe(4181);
       expect(d.queries.every((q) => q.subset!.length === 6 && q.subset!.includes(q.reference.id))).toBe(true);
       expect(d.queries[0]!.id).toBe('12060');
-    });
-  },
-);
+    },
+  );
+});
 
 describe('annotation paths stay inside the dataset root or its images folder', () => {
   const leaves = (file: string, where: string, path: string, folders: string) =>

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { SHARED, tempDir } from '../../helpers/cli.js';
 import { type TextTowerOpts, textTower, type VisionTowerOpts, visionTower } from './onnx-builder.js';
 
-export const CLIP_VOCAB = join(SHARED, 'tokenizers', 'clip', 'bpe_simple_vocab_16e6.txt.gz');
+/** The CLIP vocabulary, relative to ../shared (guard tests with `needShared(CLIP_VOCAB_FILE)`). */
+export const CLIP_VOCAB_FILE = 'tokenizers/clip/bpe_simple_vocab_16e6.txt.gz';
+export const CLIP_VOCAB = join(SHARED, CLIP_VOCAB_FILE);
 
 /** A Gemma-style tokenizer.json (▁ metaspace, byte-fallback BPE, `<eos>` appended), small enough to write inline. */
 export function tinyGemmaTokenizer(): object {

@@ -7,9 +7,9 @@ import type { ItemRecord } from '../../../runner/store/types.js';
 import { parseNpy } from '../../../runner/util/npy.js';
 import { releaseSessions } from '../../../stages/embed/model/session.js';
 import { embedImageRunner, embedTextRunner } from '../../../stages/embed/runner.js';
-import { HAS_SHARED, NO_SHARED_REASON, tempDir } from '../../helpers/cli.js';
+import { needShared, tempDir } from '../../helpers/cli.js';
 import { MemoryItems, MemoryStore, makeCtx, manifest } from './fakes.js';
-import { CLIP_VOCAB, makeModelDir, siglipDir } from './models.js';
+import { CLIP_VOCAB, CLIP_VOCAB_FILE, makeModelDir, siglipDir } from './models.js';
 
 afterAll(async () => {
   await releaseSessions();
@@ -204,8 +204,9 @@ describe('embed.text on a SigLIP2-profile folder (tiny towers, Gemma-style token
   });
 });
 
-describe.skipIf(!HAS_SHARED)(
-  `embed.text on a CLIP-profile folder (vocabulary from ../shared) — ${HAS_SHARED ? '' : NO_SHARED_REASON}`,
+const VOCAB = needShared(CLIP_VOCAB_FILE);
+describe.skipIf(VOCAB.skip)(
+  VOCAB.title('embed.text on a CLIP-profile folder (vocabulary from ../shared)'),
   () => {
     it('tokenizes with the CLIP BPE and embeds with the 77-long tower', async () => {
       expect(existsSync(CLIP_VOCAB)).toBe(true);

@@ -8,8 +8,8 @@ import { ClipBpeTokenizer, clipRow, loadClipVocab } from '../../../stages/embed/
 import { fixText } from '../../../stages/embed/tokenizer/ftfy.js';
 import { canonicalizeText, HfTokenizer } from '../../../stages/embed/tokenizer/hf.js';
 import { pyHtmlUnescape } from '../../../stages/embed/tokenizer/pyhtml.js';
-import { HAS_SHARED, NO_SHARED_REASON, SHARED } from '../../helpers/cli.js';
-import { CLIP_VOCAB, tinyGemmaTokenizer } from './models.js';
+import { needShared, SHARED } from '../../helpers/cli.js';
+import { CLIP_VOCAB, CLIP_VOCAB_FILE, tinyGemmaTokenizer } from './models.js';
 
 interface RefCase {
   id: string;
@@ -77,10 +77,13 @@ describe('fixed-length CLIP rows', () => {
   });
 });
 
-describe.skipIf(!HAS_SHARED)(
-  `CLIP BPE against ../shared/refvectors/clip_bpe_tokenizer.json ${HAS_SHARED ? '' : `— ${NO_SHARED_REASON}`}`,
+const BPE_REF = needShared('refvectors/clip_bpe_tokenizer.json', CLIP_VOCAB_FILE);
+const VOCAB = needShared(CLIP_VOCAB_FILE);
+
+describe.skipIf(BPE_REF.skip)(
+  BPE_REF.title('CLIP BPE against ../shared/refvectors/clip_bpe_tokenizer.json'),
   () => {
-    const ref = HAS_SHARED
+    const ref = !BPE_REF.skip
       ? (JSON.parse(readFileSync(join(SHARED, 'refvectors', 'clip_bpe_tokenizer.json'), 'utf8')) as {
           cases: RefCase[];
         })
@@ -113,8 +116,8 @@ describe.skipIf(!HAS_SHARED)(
   },
 );
 
-describe.skipIf(!HAS_SHARED)(
-  `CLIP BPE on very long words: the heap merge equals the reference scan ${HAS_SHARED ? '' : `— ${NO_SHARED_REASON}`}`,
+describe.skipIf(VOCAB.skip)(
+  VOCAB.title('CLIP BPE on very long words: the heap merge equals the reference scan'),
   () => {
     it('gives the symbols of the scan on repetitive and random words of 1..400 symbols, and a 200k-character word is fast', async () => {
       const v = await loadClipVocab(CLIP_VOCAB);

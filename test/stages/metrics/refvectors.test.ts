@@ -12,12 +12,24 @@ import { topKRow } from '../../../stages/metrics/rank-scores.js';
 import { rankingsFromJson } from '../../../stages/metrics/rankings-input.js';
 import { fashionIqAverage } from '../../../stages/metrics/recall.js';
 import { rankingsFromScores } from '../../../stages/metrics/scores-input.js';
-import { HAS_SHARED, NO_SHARED_REASON, SHARED } from '../../helpers/cli.js';
+import { needShared, SHARED } from '../../helpers/cli.js';
 import { cirV1, mulberry32, permV1, sha256Int32, sharedJson, toFloat32 } from './refvector-gen.js';
 
-const TITLE = HAS_SHARED
-  ? 'public reference vectors (../shared/refvectors)'
-  : `reference vectors: ${NO_SHARED_REASON}`;
+const CIRR = (split: string) => [
+  `datasets/cirr/captions/cap.rc2.${split}.json`,
+  `datasets/cirr/image_splits/split.rc2.${split}.json`,
+];
+const FIQ = ['dress', 'shirt', 'toptee'].flatMap((c) => [
+  `datasets/fashion-iq/captions/cap.${c}.val.json`,
+  `datasets/fashion-iq/image_splits/split.${c}.val.json`,
+]);
+const G = {
+  cirrVal: needShared('refvectors/cirr_val.seed1001.json', ...CIRR('val')),
+  fiq: needShared('refvectors/fashioniq_val.seed2001-2002-2003.json', ...FIQ),
+  genecis: needShared('refvectors/genecis_focus_object.seed4001.json', 'datasets/genecis/focus_object.json'),
+  circo: needShared('refvectors/circo_val.seed6001.json', 'datasets/circo/annotations/val.json'),
+  cirrTest: needShared('refvectors/cirr_test1_export.seed3001.json', ...CIRR('test1')),
+};
 const DATA = `${SHARED}/datasets`;
 
 // biome-ignore lint/suspicious/noExplicitAny: refvector JSON is read loosely and checked value by value
@@ -50,8 +62,8 @@ function ksOf(o: Record<string, unknown>): number[] {
   return Object.keys(o).map(Number);
 }
 
-describe.skipIf(!HAS_SHARED)(TITLE, () => {
-  describe('cirr_val.seed1001 (cir-v1, reference removed)', () => {
+describe('public reference vectors (../shared/refvectors)', () => {
+  describe.skipIf(G.cirrVal.skip)(G.cirrVal.title('cirr_val.seed1001 (cir-v1, reference removed)'), () => {
     let rv: Any;
     let loaded: LoadedDataset;
     let scores: Int32Array;
@@ -122,61 +134,64 @@ describe.skipIf(!HAS_SHARED)(TITLE, () => {
     });
   });
 
-  describe('fashioniq_val.seed2001-2002-2003 (cir-v1, reference kept)', () => {
-    const rv: Any = HAS_SHARED ? sharedJson('refvectors', 'fashioniq_val.seed2001-2002-2003.json') : null;
-    const defaults: { metrics: Record<string, number>; hits: Record<string, number> }[] = [];
-    for (const cat of ['dress', 'shirt', 'toptee'] as const) {
-      it(`reproduces ${cat} R@1/5/10/50/100 and the reference-removed diagnostic`, async () => {
-        const c = rv.categories[cat];
-        const loaded = await load({
-          dataset: 'fashioniq',
-          split: 'val',
-          category: cat,
-          root: `${DATA}/fashion-iq`,
-        });
-        const col = columns(loaded);
-        const n = loaded.gallery.length;
-        const scores = cirV1({
-          seed: c.generator.seed,
-          numGallery: n,
-          refIdx: loaded.queries.map((q) => col.get(q.reference.id)!),
-          tgtIdx: loaded.queries.map((q) => col.get(q.targets[0]!)!),
-        });
-        expectChecks(scores, n, c.checks, c.generator.seed);
-        const ranked = rankingsFromScores(loaded, matrix(scores, loaded.queries.length, n), { k: 100 });
-        if (!ranked.ok) throw new Error(ranked.error);
-        const out = evaluateRankings(loaded, ranked.value, { recall: ksOf(c.expected.hits) });
-        if (!out.ok) throw new Error(out.error);
-        for (const [k, hits] of Object.entries(c.expected.hits))
-          expect(out.value.hits[`recall@${k}`]).toBe(hits);
-        for (const [k, p] of Object.entries(c.expected.percent_official_clip4cir_searle))
-          expect(Math.abs(out.value.metrics[`recall@${k}`]! - (p as number))).toBeLessThan(1e-4);
-        const official = evaluateRankings(loaded, ranked.value);
-        if (!official.ok) throw new Error(official.error);
-        expect(Object.keys(official.value.metrics)).toEqual(['recall@10', 'recall@50']);
-        defaults.push(official.value);
+  describe.skipIf(G.fiq.skip)(
+    G.fiq.title('fashioniq_val.seed2001-2002-2003 (cir-v1, reference kept)'),
+    () => {
+      const rv: Any = !G.fiq.skip ? sharedJson('refvectors', 'fashioniq_val.seed2001-2002-2003.json') : null;
+      const defaults: { metrics: Record<string, number>; hits: Record<string, number> }[] = [];
+      for (const cat of ['dress', 'shirt', 'toptee'] as const) {
+        it(`reproduces ${cat} R@1/5/10/50/100 and the reference-removed diagnostic`, async () => {
+          const c = rv.categories[cat];
+          const loaded = await load({
+            dataset: 'fashioniq',
+            split: 'val',
+            category: cat,
+            root: `${DATA}/fashion-iq`,
+          });
+          const col = columns(loaded);
+          const n = loaded.gallery.length;
+          const scores = cirV1({
+            seed: c.generator.seed,
+            numGallery: n,
+            refIdx: loaded.queries.map((q) => col.get(q.reference.id)!),
+            tgtIdx: loaded.queries.map((q) => col.get(q.targets[0]!)!),
+          });
+          expectChecks(scores, n, c.checks, c.generator.seed);
+          const ranked = rankingsFromScores(loaded, matrix(scores, loaded.queries.length, n), { k: 100 });
+          if (!ranked.ok) throw new Error(ranked.error);
+          const out = evaluateRankings(loaded, ranked.value, { recall: ksOf(c.expected.hits) });
+          if (!out.ok) throw new Error(out.error);
+          for (const [k, hits] of Object.entries(c.expected.hits))
+            expect(out.value.hits[`recall@${k}`]).toBe(hits);
+          for (const [k, p] of Object.entries(c.expected.percent_official_clip4cir_searle))
+            expect(Math.abs(out.value.metrics[`recall@${k}`]! - (p as number))).toBeLessThan(1e-4);
+          const official = evaluateRankings(loaded, ranked.value);
+          if (!official.ok) throw new Error(official.error);
+          expect(Object.keys(official.value.metrics)).toEqual(['recall@10', 'recall@50']);
+          defaults.push(official.value);
 
-        // Removing the reference (wrong for Fashion-IQ) gives the documented wrong numbers.
-        const data = toFloat32(scores);
-        const wrong = ksOf(c.diagnostics.wrong_hits_if_reference_were_removed).map((k) =>
-          loaded.queries.reduce((h, q, i) => {
-            const top = topKRow(data.subarray(i * n, (i + 1) * n), 100, col.get(q.reference.id)!);
-            const pos = top.indexOf(col.get(q.targets[0]!)!);
-            return h + (pos >= 0 && pos < k ? 1 : 0);
-          }, 0),
-        );
-        expect(wrong).toEqual(Object.values(c.diagnostics.wrong_hits_if_reference_were_removed));
+          // Removing the reference (wrong for Fashion-IQ) gives the documented wrong numbers.
+          const data = toFloat32(scores);
+          const wrong = ksOf(c.diagnostics.wrong_hits_if_reference_were_removed).map((k) =>
+            loaded.queries.reduce((h, q, i) => {
+              const top = topKRow(data.subarray(i * n, (i + 1) * n), 100, col.get(q.reference.id)!);
+              const pos = top.indexOf(col.get(q.targets[0]!)!);
+              return h + (pos >= 0 && pos < k ? 1 : 0);
+            }, 0),
+          );
+          expect(wrong).toEqual(Object.values(c.diagnostics.wrong_hits_if_reference_were_removed));
+        });
+      }
+      it('reproduces the average of the three categories (not pooled)', () => {
+        expect(defaults).toHaveLength(3);
+        const avg = fashionIqAverage(defaults);
+        for (const [k, p] of Object.entries(rv.expected_average.percent_np_mean_searle))
+          expect(Math.abs(avg.metrics[`recall@${k}`]! - (p as number))).toBeLessThan(1e-4);
       });
-    }
-    it('reproduces the average of the three categories (not pooled)', () => {
-      expect(defaults).toHaveLength(3);
-      const avg = fashionIqAverage(defaults);
-      for (const [k, p] of Object.entries(rv.expected_average.percent_np_mean_searle))
-        expect(Math.abs(avg.metrics[`recall@${k}`]! - (p as number))).toBeLessThan(1e-4);
-    });
-  });
+    },
+  );
 
-  describe('genecis_focus_object.seed4001 (stored scores)', () => {
+  describe.skipIf(G.genecis.skip)(G.genecis.title('genecis_focus_object.seed4001 (stored scores)'), () => {
     let rv: Any;
     let loaded: LoadedDataset;
     beforeAll(async () => {
@@ -215,7 +230,7 @@ describe.skipIf(!HAS_SHARED)(TITLE, () => {
     });
   });
 
-  describe('circo_val.seed6001 (stored rankings, server code)', () => {
+  describe.skipIf(G.circo.skip)(G.circo.title('circo_val.seed6001 (stored rankings, server code)'), () => {
     let rv: Any;
     let loaded: LoadedDataset;
     beforeAll(async () => {
@@ -253,7 +268,7 @@ describe.skipIf(!HAS_SHARED)(TITLE, () => {
     });
   });
 
-  describe('cirr_test1_export.seed3001 (perm-v1)', () => {
+  describe.skipIf(G.cirrTest.skip)(G.cirrTest.title('cirr_test1_export.seed3001 (perm-v1)'), () => {
     it('reproduces both submission dicts exactly', async () => {
       const rv: Any = sharedJson('refvectors', 'cirr_test1_export.seed3001.json');
       const full = await load({ dataset: 'cirr', split: 'test' });
