@@ -48,13 +48,16 @@ function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0]!.trim();
 }
 
-/** The lock message as a user should read it. */
+/**
+ * The lock message as a user should read it. `waitedMs` is the wait the user allowed (`--wait`, the
+ * lock timeout), not a measured time, so the message does not depend on how busy the machine was.
+ */
 export function lockMessage(file: string, e: unknown, waitedMs: number): string {
   const m = e instanceof Error ? /PID (\d+)/.exec(e.message) : null;
   const who = m ? `another process (pid ${m[1]})` : 'another process';
   return (
     `results database ${file} is locked by ${who}, probably a running \`pefuse run\`; ` +
-    `gave up after ${(waitedMs / 1000).toFixed(0)} s. Wait for it to finish, or pass --db FILE to use another file.`
+    `gave up after ${Number((waitedMs / 1000).toFixed(1))} s. Wait for it to finish, or pass --db FILE to use another file.`
   );
 }
 
@@ -200,8 +203,10 @@ export class DbSession {
         }
         const waited = Date.now() - start;
         if (waited >= lockTimeoutMs || this.gaveUp) {
+          // Later batches that try once report no wait of their own.
+          const allowed = this.gaveUp ? 0 : lockTimeoutMs;
           this.gaveUp = true;
-          return err(this.error('locked', lockMessage(file, e, waited)));
+          return err(this.error('locked', lockMessage(file, e, allowed)));
         }
         await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(1, lockTimeoutMs - waited))));
         delay = Math.min(500, delay * 2);

@@ -102,7 +102,7 @@ describe('pefuse status', () => {
       const r = await pefuse(['--cache', cache, 'status', '--wait', '0.2']);
       expect(r.exitCode).toBe(1);
       expect(r.stderr).toBe(
-        `pefuse status: results database ${file} is locked by another process (pid ${holder.child.pid}), probably a running \`pefuse run\`; gave up after 0 s. Wait for it to finish, or pass --db FILE to use another file.\n`,
+        `pefuse status: results database ${file} is locked by another process (pid ${holder.child.pid}), probably a running \`pefuse run\`; gave up after 0.2 s. Wait for it to finish, or pass --db FILE to use another file.\n`,
       );
     } finally {
       await holder.release();

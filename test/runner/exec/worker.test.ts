@@ -1,5 +1,5 @@
 /** WorkerClient against the fake worker: handshake, results, and every way a worker can misbehave. */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ItemOutcome, WorkerClient, type WorkerTimeouts } from '../../../runner/exec/worker.js';
@@ -117,16 +117,30 @@ describe('WorkerClient', () => {
   });
 
   it('times out a worker that stops sending heartbeats, but not a slow one that sends them', async () => {
-    const slow = setup({ delayMs: 400, heartbeatMs: 50 }, { heartbeatMs: 200 });
+    // The slow item is held until the worker has sent heartbeats for well over the 1 s timeout (its
+    // log says so), so the item is slower than the timeout whatever the machine's load.
+    const dir = tempDir('pefuse-worker-gate-');
+    const log = join(dir, 'worker.jsonl');
+    const slow = setup({ gate: dir, log, heartbeatMs: 20 }, { heartbeatMs: 1000 });
     const r1 = await slow.start();
     if (!r1.ok) throw new Error(r1.error.message);
-    expect((await r1.value.send('a', {})).ok).toBe(true);
+    const answer = r1.value.send('a', {});
+    const beats = () =>
+      existsSync(log)
+        ? readFileSync(log, 'utf8')
+            .split('\n')
+            .filter((l) => l.includes('"heartbeat"')).length
+        : 0;
+    // 75 beats 20 ms apart span at least 1.5 s: longer than the timeout.
+    await until(() => beats() >= 75, '75 heartbeats (over 1.5 s)', 60_000);
+    writeFileSync(join(dir, 'a'), '');
+    expect((await answer).ok).toBe(true);
 
-    const hung = setup({ items: { a: 'hang' }, heartbeatMs: 50 }, { heartbeatMs: 200 });
+    const hung = setup({ items: { a: 'hang' }, heartbeatMs: 20 }, { heartbeatMs: 1000 });
     const r2 = await hung.start();
     if (!r2.ok) throw new Error(r2.error.message);
     expect(failed(await r2.value.send('a', {})).message).toBe(
-      'worker 1 (gpu 3): no heartbeat for 200 ms while busy',
+      'worker 1 (gpu 3): no heartbeat for 1 s while busy',
     );
   });
 

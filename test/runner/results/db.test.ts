@@ -238,7 +238,7 @@ describe('results database', () => {
       if (!r.ok) {
         expect(r.error.kind).toBe('locked');
         expect(r.error.message).toBe(
-          `results database ${file} is locked by another process (pid ${holder.child.pid}), probably a running \`pefuse run\`; gave up after 0 s. Wait for it to finish, or pass --db FILE to use another file.`,
+          `results database ${file} is locked by another process (pid ${holder.child.pid}), probably a running \`pefuse run\`; gave up after 0.3 s. Wait for it to finish, or pass --db FILE to use another file.`,
         );
       }
       await db.close();

@@ -72,8 +72,20 @@ describe('stage locks', () => {
     const key = keyOf('l4');
     const first = (await store.stages.lock(key, { wait: false }))!;
     const seen: LockHolder[] = [];
-    const second = store.stages.lock(key, { wait: true, pollMs: 20, onWaiting: (h) => seen.push(h) });
-    await new Promise((r) => setTimeout(r, 100));
+    let waiting!: () => void;
+    const told = new Promise<void>((r) => {
+      waiting = r;
+    });
+    const second = store.stages.lock(key, {
+      wait: true,
+      pollMs: 20,
+      onWaiting: (h) => {
+        seen.push(h);
+        waiting();
+      },
+    });
+    // The waiter says whom it waits for before the holder releases (an event, not a sleep).
+    await told;
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({ pid: process.pid, host: hostname() });
     await first.release();
@@ -99,8 +111,12 @@ describe('stage locks', () => {
     // staleMs 1000 → a heartbeat every 250 ms.
     const lock = (await store.stages.lock(key, { wait: false, staleMs: 1000 }))!;
     const before = (await store.stages.lockHolder(key))!.heartbeat;
-    await new Promise((r) => setTimeout(r, 700));
-    const after = (await store.stages.lockHolder(key))!;
+    // Waits for the heartbeat to be written (not a fixed sleep): fails only if none comes in 20 s.
+    let after = (await store.stages.lockHolder(key))!;
+    for (const t0 = Date.now(); after.heartbeat === before && Date.now() - t0 < 20_000; ) {
+      await new Promise((r) => setTimeout(r, 20));
+      after = (await store.stages.lockHolder(key))!;
+    }
     expect(after.heartbeat > before).toBe(true);
     expect(after.started).toBe(before);
     await lock.release();
