@@ -194,6 +194,7 @@ describe('public reference vectors (../shared/refvectors)', () => {
   describe.skipIf(G.genecis.skip)(G.genecis.title('genecis_focus_object.seed4001 (stored scores)'), () => {
     let rv: Any;
     let loaded: LoadedDataset;
+    // biome-ignore lint/suspicious/noDuplicateTestHooks: its own describe.skipIf block (biome reads it as one scope)
     beforeAll(async () => {
       rv = sharedJson('refvectors', 'genecis_focus_object.seed4001.json');
       loaded = await load({
@@ -233,6 +234,7 @@ describe('public reference vectors (../shared/refvectors)', () => {
   describe.skipIf(G.circo.skip)(G.circo.title('circo_val.seed6001 (stored rankings, server code)'), () => {
     let rv: Any;
     let loaded: LoadedDataset;
+    // biome-ignore lint/suspicious/noDuplicateTestHooks: its own describe.skipIf block (biome reads it as one scope)
     beforeAll(async () => {
       rv = sharedJson('refvectors', 'circo_val.seed6001.json');
       loaded = await load({ dataset: 'circo', split: 'val', root: `${DATA}/circo` });
