@@ -1,6 +1,6 @@
 /** Facts with one definition, checked where they meet (defaults vs metric depths, the PRNG streams). */
 import { describe, expect, it } from 'vitest';
-import { DDL } from '../../runner/results/schema.js';
+import { VIEWS_DDL } from '../../runner/results/schema.js';
 import { mulberry32, mulberry32Uint32 } from '../../stages/datasets/synthetic/prng.js';
 import { SCORE_DEFAULTS } from '../../stages/defaults.js';
 import { metricDepth } from '../../stages/metrics/ks.js';
@@ -29,7 +29,7 @@ describe('one source of truth', () => {
   });
 
   it('compute_table names no stage kind by hand', () => {
-    const view = DDL.find((d) => d.includes('VIEW compute_table'))!;
+    const view = VIEWS_DDL.find((d) => d.includes('VIEW compute_table'))!;
     expect(view).toContain(`kind IN ('mllm.compose', 'diffusion.edit')) AS generator`);
     expect(view).not.toContain('LIKE');
   });
