@@ -1,7 +1,8 @@
 /**
  * `--reporter plain` (CI logs, piped output): one line per stage transition, never rewritten. Item
  * progress is not printed per item; retries and item failures are (the first few per stage), and
- * in-process stages print a progress line (items, rate, ETA) at most every PROGRESS_EVERY_S seconds.
+ * in-process stages that run longer than PROGRESS_EVERY_S seconds print a progress line (items, rate,
+ * ETA) every PROGRESS_EVERY_S seconds (a short stage prints only its `done` line).
  */
 import { type RunEvent, type StageRef, shortKey } from '../events/event.js';
 import { failureLines, finishedLine, fmtRate, fmtSeconds } from './format.js';
@@ -14,7 +15,7 @@ const items = (n: number) => `${n} item${n === 1 ? '' : 's'}`;
 
 export function plainReporter(io: ReporterIo): Reporter {
   const itemFailures = new Map<string, number>();
-  /** When each stage last printed a progress line (io.now() ms). */
+  /** When each stage started, then when it last printed a progress line (io.now() ms). */
   const progressShown = new Map<string, number>();
   const out = (line: string) => io.write(`${line}\n`);
   const stage = (verb: string, s: StageRef, rest: string) =>
@@ -43,8 +44,8 @@ export function plainReporter(io: ReporterIo): Reporter {
           return;
         case 'stage-progress': {
           const now = io.now();
-          const last = progressShown.get(e.key);
-          if (e.done >= e.items || (last !== undefined && now - last < PROGRESS_EVERY_S * 1000)) return;
+          const last = progressShown.get(e.key) ?? now - e.seconds * 1000;
+          if (e.done >= e.items || now - last < PROGRESS_EVERY_S * 1000) return;
           progressShown.set(e.key, now);
           stage('progress', e, progressText(e));
           return;

@@ -273,7 +273,7 @@ describe('in-process progress (stage-progress: embedding, scoring)', () => {
     );
   });
 
-  it('plain: a progress line with items, rate and ETA, at most every 10 s per stage; none for the last', () => {
+  it('plain: a progress line with items, rate and ETA every 10 s of a stage (none in its first 10 s, none for the last)', () => {
     let out = '';
     const clock = { t: 0 };
     const r = plainReporter({ write: (t) => (out += t), now: () => clock.t });
@@ -284,12 +284,16 @@ describe('in-process progress (stage-progress: embedding, scoring)', () => {
     r.onEvent(progress(500, 5));
     clock.t = 11_000;
     r.onEvent(progress(1100, 11));
+    clock.t = 16_000;
+    r.onEvent(progress(1600, 16));
+    clock.t = 21_500;
+    r.onEvent(progress(2150, 21.5));
     clock.t = 24_000;
     r.onEvent(progress(2400, 24));
     r.close();
     expect(out.split('\n').filter((l) => l.startsWith('progress'))).toEqual([
-      'progress   embed.image    cccccccccccc  gallery-embed (dummy): 100/2400 items, 100/s, eta 23s',
       'progress   embed.image    cccccccccccc  gallery-embed (dummy): 1100/2400 items, 100/s, eta 13s',
+      'progress   embed.image    cccccccccccc  gallery-embed (dummy): 2150/2400 items, 100/s, eta 2.5s',
     ]);
   });
 
