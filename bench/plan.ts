@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { planStoreAt } from '../runner/cli/planning.js';
+import { planStoreAt } from '../runner/cli/plan-store.js';
 import { buildPlan } from '../runner/plan/build.js';
 import { createPipeline } from '../stages/catalog.js';
 import { type BenchRow, peakRssMb, printTable } from './table.js';

@@ -11,11 +11,17 @@
  *   embed.image     dummy embedder (in process)              onnxruntime-node towers
  *   score           ─                                        onnxruntime-node Gemm+TopK
  *   metrics         ─                                        official metric code
+ *
+ * Loading: the CLI imports this module for every command, so it holds no stage code itself. Each
+ * runner is `lazy(() => import('./x/runner.js'), (m) => m.theRunner)`: the module (and the heavy
+ * native modules it imports: sharp, onnxruntime-node, execa) loads only when a stage of that kind
+ * runs. A new stage or backend adds one `lazy(...)` entry here, never a static import. The CLI's own
+ * commands that use stage code (evaluate, export, tokenize) reach it through `TOOLS` below, the same
+ * way. test/cli/lazy-load.test.ts asserts what each command loads.
  */
-import { join } from 'node:path';
 import { failure } from '../runner/exec/failure.js';
 import type { StageRunner } from '../runner/exec/stage-run.js';
-import { dispatchesToWorkers, workerStageRunner } from '../runner/exec/worker-stage.js';
+import { dispatchesToWorkers } from '../runner/exec/worker-stage.js';
 import type {
   Pipeline,
   StageDefinition,
@@ -24,18 +30,9 @@ import type {
   StageResource,
 } from '../runner/plan/stage.js';
 import { isJsonObject } from '../runner/util/json.js';
-import { err, ok } from '../runner/util/result.js';
-import { benchmarkDatasetRunner } from './datasets/runner.js';
-import { syntheticDatasetRunner } from './datasets/synthetic/runner.js';
-import { diffusersRunner } from './diffusion/runner.js';
-import { dummyEmbedImageRunner, dummyEmbedTextRunner } from './dummy/embed.js';
-import { captionItems, composeItems, editItems } from './dummy/items.js';
-import { dummyWorkerSpawn } from './dummy/workers.js';
-import { embedImageRunner, embedTextRunner } from './embed/runner.js';
+import { err } from '../runner/util/result.js';
 import { type RunnableBackends, resolveFacts } from './fingerprints.js';
-import { metricsRunner } from './metrics/runner.js';
 import { chainFor, datasetLabel, type PointFacts } from './pipeline.js';
-import { runScore } from './score/runner.js';
 
 // For the CLI (`plan`'s CPU note, `doctor`'s diffusers checks): it reaches stage code only through here.
 export {
@@ -44,6 +41,18 @@ export {
   diffusionDoctor,
 } from './diffusion/doctor.js';
 export { cpuDiffusionNote } from './diffusion/plan-checks.js';
+
+/**
+ * A runner whose module is imported on first use. `load` is `() => import('./x/runner.js')`; `pick`
+ * takes the runner out of the module. The import happens once per process (the promise is kept).
+ */
+export function lazy<M>(load: () => Promise<M>, pick: (m: M) => StageRunner): StageRunner {
+  let runner: Promise<StageRunner> | undefined;
+  return async (ctx) => {
+    runner ??= load().then(pick);
+    return (await runner)(ctx);
+  };
+}
 
 /** The backend a node runs on: `model.backend` for model stages, `params.backend` for embeddings. */
 function backendOf(ctx: Parameters<StageRunner>[0]): string {
@@ -62,22 +71,28 @@ function notYet(kind: StageKind, issue: string): StageRunner {
     );
 }
 
-const dummyMllmCompose = workerStageRunner({
-  command: () => ok(dummyWorkerSpawn('mllm-worker')),
-  itemsOf: composeItems,
-});
-const dummyMllmCaption = workerStageRunner({
-  command: () => ok(dummyWorkerSpawn('mllm-worker')),
-  itemsOf: captionItems,
-});
-const dummyDiffusion = workerStageRunner({
-  command: (ctx) =>
-    ok({
-      ...dummyWorkerSpawn('diffusion-worker'),
-      env: { PEFUSE_WORKER_TMP: join(ctx.objects.root, 'tmp') },
-    }),
-  itemsOf: editItems,
-});
+// Worker-backed runners stay marked as such through the lazy wrapper (`dispatchesToWorkers`), so a
+// granted GPU keeps the workers parked there for them.
+const dummyRunners = () => import('./dummy/runners.js');
+const dummyMllmCompose = dispatchesToWorkers(lazy(dummyRunners, (m) => m.dummyMllmCompose));
+const dummyMllmCaption = dispatchesToWorkers(lazy(dummyRunners, (m) => m.dummyMllmCaption));
+const dummyDiffusion = dispatchesToWorkers(lazy(dummyRunners, (m) => m.dummyDiffusion));
+const diffusersRunner = dispatchesToWorkers(
+  lazy(
+    () => import('./diffusion/runner.js'),
+    (m) => m.diffusersRunner,
+  ),
+);
+const dummyEmbed = () => import('./dummy/embed.js');
+const onnxEmbed = () => import('./embed/runner.js');
+const synthetic = lazy(
+  () => import('./datasets/synthetic/runner.js'),
+  (m) => m.syntheticDatasetRunner,
+);
+const benchmark = lazy(
+  () => import('./datasets/runner.js'),
+  (m) => m.benchmarkDatasetRunner,
+);
 
 /** Model stages hold a GPU, except the dummy backends, which are plain CPU programs. */
 const gpuUnlessDummy = (node: StageNodeSpec): StageResource => (node.backend === 'dummy' ? 'cpu' : 'gpu');
@@ -104,8 +119,7 @@ const DEFINITIONS: StageDefinition[] = [
     implVersion: 1,
     description: 'load annotations, check images',
     resource: 'cpu',
-    run: (ctx) =>
-      ctx.node.params.name === 'synthetic' ? syntheticDatasetRunner(ctx) : benchmarkDatasetRunner(ctx),
+    run: (ctx) => (ctx.node.params.name === 'synthetic' ? synthetic(ctx) : benchmark(ctx)),
   },
   {
     kind: 'mllm.compose',
@@ -140,7 +154,10 @@ const DEFINITIONS: StageDefinition[] = [
     description: 'retrieval model: text → L2-normalised vector',
     resource: 'cpu',
     run: byBackend(
-      { dummy: dummyEmbedTextRunner, onnx: embedTextRunner },
+      {
+        dummy: lazy(dummyEmbed, (m) => m.dummyEmbedTextRunner),
+        onnx: lazy(onnxEmbed, (m) => m.embedTextRunner),
+      },
       notYet('embed.text', 'unknown backend'),
     ),
   },
@@ -150,7 +167,10 @@ const DEFINITIONS: StageDefinition[] = [
     description: 'retrieval model: image → L2-normalised vector',
     resource: 'cpu',
     run: byBackend(
-      { dummy: dummyEmbedImageRunner, onnx: embedImageRunner },
+      {
+        dummy: lazy(dummyEmbed, (m) => m.dummyEmbedImageRunner),
+        onnx: lazy(onnxEmbed, (m) => m.embedImageRunner),
+      },
       notYet('embed.image', 'unknown backend'),
     ),
   },
@@ -159,9 +179,21 @@ const DEFINITIONS: StageDefinition[] = [
     implVersion: 1,
     description: 'cosine top-K with dataset rules',
     resource: 'cpu',
-    run: runScore,
+    run: lazy(
+      () => import('./score/runner.js'),
+      (m) => m.runScore,
+    ),
   },
-  { kind: 'metrics', implVersion: 1, description: 'official metrics', resource: 'none', run: metricsRunner },
+  {
+    kind: 'metrics',
+    implVersion: 1,
+    description: 'official metrics',
+    resource: 'none',
+    run: lazy(
+      () => import('./metrics/runner.js'),
+      (m) => m.metricsRunner,
+    ),
+  },
 ];
 
 export function definitions(): ReadonlyMap<StageKind, StageDefinition> {
@@ -176,3 +208,12 @@ export function createPipeline(): Pipeline<PointFacts> {
     datasetLabel,
   };
 }
+
+/**
+ * Stage code the CLI's commands use directly (evaluate and export read rankings and compute metrics,
+ * tokenize runs the tokenizers): loaded on first use, like the runners above.
+ */
+export const TOOLS = {
+  metrics: () => import('./metrics/tools.js'),
+  tokenizer: () => import('./embed/tokenizer/tools.js'),
+};

@@ -5,7 +5,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { CliExit, type CliIo, EXIT_USAGE } from './io.js';
 
 export function intOption(command: string, name: string, text: string, min: number): number {
@@ -17,8 +16,14 @@ export function intOption(command: string, name: string, text: string, min: numb
 }
 
 /** `--limit N` is `datasets.<i>.limit=N` for every dataset the spec lists (so the limit is in the keys). */
-export function limitOverrides(command: string, spec: string, text: string, io: CliIo): string[] {
+export async function limitOverrides(
+  command: string,
+  spec: string,
+  text: string,
+  io: CliIo,
+): Promise<string[]> {
   const n = intOption(command, '--limit', text, 1);
+  const { parse: parseYaml } = await import('yaml'); // not at start-up: `pefuse --version` needs no YAML
   let doc: unknown;
   try {
     doc = parseYaml(readFileSync(resolve(io.cwd, spec), 'utf8'));

@@ -1,14 +1,15 @@
 /**
  * Shared by every command that takes a spec: global options → cache root → store → pipeline →
  * `buildPlan`, with diagnostics rendered the same way everywhere.
+ *
+ * Imported by every command at start-up (`pefuse --version` included), so it imports the planner,
+ * the catalog and the store only inside `planSpec`.
  */
 import type { Command } from 'commander';
-import { createPipeline } from '../../stages/catalog.js';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { renderDiagnostics } from '../diagnostics/render.js';
-import { buildPlan, type PlanStore } from '../plan/build.js';
 import type { Plan } from '../plan/types.js';
-import { openStore, resolveCacheRoot, resolveDbFile } from '../store/index.js';
+import { resolveCacheRoot, resolveDbFile } from '../store/paths.js';
 import type { Result } from '../util/result.js';
 import { CliExit, type CliIo, EXIT_USAGE } from './io.js';
 
@@ -33,24 +34,6 @@ export function dbFileOf(cmd: Command, io: CliIo): string {
   return resolveDbFile({ flag: globals(cmd).db, cacheRoot: cacheRootOf(cmd, io), cwd: io.cwd });
 }
 
-export function planStoreAt(cacheRoot: string): PlanStore {
-  const store = openStore(cacheRoot);
-  // One directory listing instead of one stat per stage: plans can have tens of thousands of stages,
-  // and only the keys that have a stage directory can be published.
-  let present: Promise<Set<string>> | undefined;
-  return {
-    isPublished: async (key) => {
-      present ??= store.stages.list().then((keys) => new Set<string>(keys));
-      return (await present).has(key) && store.stages.isPublished(key);
-    },
-    history: (experiment, slot) => store.history.read(experiment, slot),
-    journaled: async (key) => {
-      present ??= store.stages.list().then((keys) => new Set<string>(keys));
-      return (await present).has(key) ? (await store.stages.journal(key).read()).length : 0;
-    },
-  };
-}
-
 export interface PlanRequest {
   overrides: readonly string[];
   cacheRoot: string;
@@ -58,7 +41,17 @@ export interface PlanRequest {
   withStore: boolean;
 }
 
-export function planSpec(file: string, io: CliIo, req: PlanRequest): Promise<Result<Plan, Diagnostic[]>> {
+/** Plans a spec. The planner, the catalog and the store load here, not when the CLI starts. */
+export async function planSpec(
+  file: string,
+  io: CliIo,
+  req: PlanRequest,
+): Promise<Result<Plan, Diagnostic[]>> {
+  const [{ buildPlan }, { createPipeline }, { planStoreAt }] = await Promise.all([
+    import('../plan/build.js'),
+    import('../../stages/catalog.js'),
+    import('./plan-store.js'),
+  ]);
   return buildPlan(file, {
     overrides: req.overrides,
     cwd: io.cwd,

@@ -2,7 +2,7 @@
  * The store's entry points: `openStore(root)` and `resolveCacheRoot(...)`. See types.ts for the
  * layout and the interfaces.
  */
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { FileHistory } from './history.js';
 import { FsItemCache } from './items.js';
 import { FsObjectStore } from './objects.js';
@@ -11,6 +11,7 @@ import type { Store } from './types.js';
 
 export { collectGarbage } from './gc.js';
 export { hashFile } from './objects.js';
+export { resolveCacheRoot, resolveDbFile } from './paths.js';
 export { collectRefs } from './refs.js';
 export { MANIFEST_FORMAT } from './stages.js';
 
@@ -32,20 +33,4 @@ export function openStore(root: string): FsStore {
     stages: new FsStageStore(abs),
     history: new FileHistory(abs),
   };
-}
-
-/** Store root: `--cache DIR` > `$PEFUSE_CACHE` > `./cache`, resolved against `cwd`. */
-export function resolveCacheRoot(opts: {
-  flag?: string | undefined;
-  env?: NodeJS.ProcessEnv;
-  cwd: string;
-}): string {
-  const chosen = opts.flag || opts.env?.PEFUSE_CACHE || 'cache';
-  return isAbsolute(chosen) ? chosen : resolve(opts.cwd, chosen);
-}
-
-/** Results DB: `--db FILE` > `<cache>/results.duckdb`. */
-export function resolveDbFile(opts: { flag?: string | undefined; cacheRoot: string; cwd: string }): string {
-  if (opts.flag) return isAbsolute(opts.flag) ? opts.flag : resolve(opts.cwd, opts.flag);
-  return resolve(opts.cacheRoot, 'results.duckdb');
 }

@@ -41,12 +41,15 @@ export const registerEvaluate: RegisterCommand = (program: Command, io: CliIo) =
       };
       if ((flags.scores === undefined) === (flags.rankings === undefined))
         fail('give exactly one of --scores FILE.npy or --rankings FILE.json');
-      const { loadFromFlags, readRankings, readScores } = await import(
-        '../../../stages/metrics/cli-input.js'
-      );
-      const { evaluateRankings, formatMetricsTable, noGroundTruth } = await import(
-        '../../../stages/metrics/evaluate.js'
-      );
+      const {
+        loadFromFlags,
+        readRankings,
+        readScores,
+        evaluateRankings,
+        formatMetricsTable,
+        noGroundTruth,
+        checkRankingDepth,
+      } = await (await import('../../../stages/catalog.js')).TOOLS.metrics();
       const loaded = await loadFromFlags(flags);
       if (!loaded.ok) return fail(loaded.error);
       for (const w of loaded.value.warnings) io.stderr(`pefuse evaluate: warning: ${w}\n`);
@@ -59,7 +62,6 @@ export const registerEvaluate: RegisterCommand = (program: Command, io: CliIo) =
       if (!ranked.ok) return fail(ranked.error);
       if (flags.rankings !== undefined) {
         // A score matrix is ranked deep enough by construction; a user's lists may not be.
-        const { checkRankingDepth } = await import('../../../stages/metrics/rankings-depth.js');
         const deep = checkRankingDepth(loaded.value, ranked.value, `--rankings ${flags.rankings}`);
         if (!deep.ok) return fail(deep.error);
       }

@@ -7,7 +7,6 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { KeyRecord, StageKey } from '../../plan/stage.js';
-import { openStore } from '../../store/index.js';
 import type { JsonValue } from '../../util/json.js';
 import type { CliIo } from '../io.js';
 import { CliExit, EXIT_USAGE } from '../io.js';
@@ -43,6 +42,7 @@ export function registerExplain(program: Command, io: CliIo): void {
         if (!existsSync(resolve(io.cwd, spec)))
           throw new CliExit(EXIT_USAGE, `pefuse explain: --spec ${spec}: file not found`);
       const cacheRoot = cacheRootOf(cmd, io);
+      const { openStore } = await import('../../store/index.js');
       const store = openStore(cacheRoot);
       const matches = new Map<string, Found>();
       for (const key of await store.stages.list()) {

@@ -37,27 +37,25 @@ export const registerExport: RegisterCommand = (program: Command, io: CliIo) => 
       };
       const sources = [flags.run, flags.scores, flags.rankings].filter((s) => s !== undefined).length;
       if (sources !== 1) fail('give exactly one of --run POINT, --scores FILE.npy or --rankings FILE.json');
-      const { loadFromFlags, readRankings, readScores } = await import(
-        '../../../stages/metrics/cli-input.js'
-      );
-      const { buildSubmissions } = await import('../../../stages/metrics/export.js');
-      const { ensureOutFolder, writeAllOrNothing } = await import(
-        '../../../stages/metrics/write-submissions.js'
-      );
+      const {
+        loadFromFlags,
+        readRankings,
+        readScores,
+        readRunRankings,
+        buildSubmissions,
+        ensureOutFolder,
+        writeAllOrNothing,
+      } = await (await import('../../../stages/catalog.js')).TOOLS.metrics();
 
       const loaded = await loadFromFlags(flags, ['cirr', 'circo']);
       if (!loaded.ok) return fail(loaded.error);
       for (const w of loaded.value.warnings) io.stderr(`pefuse export: warning: ${w}\n`);
       const ranked =
         flags.run !== undefined
-          ? await (await import('../../../stages/metrics/run-input.js')).readRunRankings(
-              loaded.value,
-              flags.run,
-              {
-                dbFile: dbFileOf(cmd, io),
-                cacheRoot: cacheRootOf(cmd, io),
-              },
-            )
+          ? await readRunRankings(loaded.value, flags.run, {
+              dbFile: dbFileOf(cmd, io),
+              cacheRoot: cacheRootOf(cmd, io),
+            })
           : flags.scores !== undefined
             ? await readScores(loaded.value, flags.scores)
             : await readRankings(loaded.value, flags.rankings!);

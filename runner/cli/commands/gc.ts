@@ -9,7 +9,6 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import type { StageKey } from '../../plan/stage.js';
-import { collectGarbage, openStore } from '../../store/index.js';
 import type { GcReport } from '../../store/types.js';
 import { checkCacheDir } from '../cache-dir.js';
 import type { CliIo } from '../io.js';
@@ -105,7 +104,7 @@ export function registerGc(program: Command, io: CliIo, setExit: (code: number) 
         const reachable = new Set<StageKey>();
         let broken = 0;
         for (const spec of specs) {
-          const limit = opts.limit === undefined ? [] : limitOverrides('gc', spec, opts.limit, io);
+          const limit = opts.limit === undefined ? [] : await limitOverrides('gc', spec, opts.limit, io);
           const overrides = [...opts.set, ...limit];
           // The spec as written, and (with --set/--limit) as run with those overrides: both are kept.
           for (const o of overrides.length > 0 ? [[], overrides] : [[]]) {
@@ -130,6 +129,7 @@ export function registerGc(program: Command, io: CliIo, setExit: (code: number) 
           io.stdout(`no cache at ${cacheRoot}: nothing to remove\n`);
           return;
         }
+        const { collectGarbage, openStore } = await import('../../store/index.js');
         const report = await collectGarbage(openStore(cacheRoot), {
           reachable,
           dryRun: opts.dryRun ?? false,

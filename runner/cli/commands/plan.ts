@@ -25,7 +25,7 @@ export function registerPlan(program: Command, io: CliIo, setExit: (code: number
     .option('--json', 'print the plan as one JSON document')
     .option('--all', 'list every stage (default: the first 40)')
     .action(async (spec: string, opts: PlanOptions, cmd: Command) => {
-      const limit = opts.limit === undefined ? [] : limitOverrides('plan', spec, opts.limit, io);
+      const limit = opts.limit === undefined ? [] : await limitOverrides('plan', spec, opts.limit, io);
       const r = await planSpec(spec, io, {
         overrides: [...opts.set, ...limit],
         cacheRoot: cacheRootOf(cmd, io),

@@ -80,7 +80,7 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
   }
   const retries = intOption('run', '--retries', opts.retries, 0);
   const overrides = [...opts.set];
-  if (opts.limit !== undefined) overrides.push(...limitOverrides('run', spec, opts.limit, io));
+  if (opts.limit !== undefined) overrides.push(...(await limitOverrides('run', spec, opts.limit, io)));
 
   const cacheRoot = cacheRootOf(cmd, io);
   await checkCacheDir('run', cacheRoot, true);

@@ -8,7 +8,7 @@
  */
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import type { TextTokenizer } from '../../../stages/embed/tokenizer/index.js';
+import type { TextTokenizer } from '../../../stages/embed/tokenizer/tools.js';
 import type { CliIo } from '../io.js';
 import { EXIT_USAGE } from '../io.js';
 
@@ -26,7 +26,16 @@ async function loadTokenizer(
   io: CliIo,
 ): Promise<{ ok: true; tok: TextTokenizer } | { ok: false; message: string }> {
   const { resolve } = await import('node:path');
-  const { MAX_CONTEXT_LENGTH, MIN_CONTEXT_LENGTH } = await import('../../../stages/embed/tokenizer/index.js');
+  const {
+    MAX_CONTEXT_LENGTH,
+    MIN_CONTEXT_LENGTH,
+    ClipBpeTokenizer,
+    loadClipVocab,
+    clipTextTokenizer,
+    resolveModelConfig,
+    resolveModelRef,
+    loadTextTokenizer,
+  } = await (await import('../../../stages/catalog.js')).TOOLS.tokenizer();
   let context: number | undefined;
   if (opts.context !== undefined) {
     // A plain decimal: Number() would also take "0x10", "1e3" or " 8 ".
@@ -57,14 +66,10 @@ async function loadTokenizer(
     if (special !== 'openai' && special !== 'openclip') {
       return { ok: false, message: `--special-tokens expects "openai" or "openclip", got "${special}"` };
     }
-    const { ClipBpeTokenizer, loadClipVocab } = await import('../../../stages/embed/tokenizer/clip-bpe.js');
-    const { clipTextTokenizer } = await import('../../../stages/embed/tokenizer/index.js');
     const v = await loadClipVocab(resolve(io.cwd, opts.clipVocab));
     if (!v.ok) return { ok: false, message: v.error };
     return { ok: true, tok: clipTextTokenizer(new ClipBpeTokenizer(v.value, special), context ?? 77) };
   }
-  const { resolveModelConfig, resolveModelRef } = await import('../../../stages/embed/model/config.js');
-  const { loadTextTokenizer } = await import('../../../stages/embed/tokenizer/index.js');
   const ref = resolveModelRef(
     opts.profile !== undefined ? { model: opts.profile, model_dir: opts.model } : { model: opts.model },
     io.cwd,

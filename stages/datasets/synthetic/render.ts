@@ -2,7 +2,15 @@
  * Renders one object to an image with sharp's bundled librsvg: an SVG string in, PNG or raw RGB out.
  * No text is drawn, so no fonts are needed and the output is the same on every machine.
  */
-import sharp from 'sharp';
+import type sharpModule from 'sharp';
+
+/** sharp, imported on first render: planning imports this module (the generator's limits) and must not load it. */
+let sharpLoaded: Promise<typeof sharpModule> | undefined;
+function loadSharp(): Promise<typeof sharpModule> {
+  sharpLoaded ??= import('sharp').then((m) => m.default);
+  return sharpLoaded;
+}
+
 import {
   type Attributes,
   BACKGROUNDS,
@@ -85,6 +93,7 @@ export function svgOf(a: Attributes, p: Placement, style: RenderStyle = {}): str
 
 /** PNG bytes of one image. */
 export async function renderPng(a: Attributes, p: Placement, style: RenderStyle = {}): Promise<Buffer> {
+  const sharp = await loadSharp();
   return sharp(Buffer.from(svgOf(a, p, style)))
     .removeAlpha()
     .png({ compressionLevel: 6 })
@@ -93,6 +102,7 @@ export async function renderPng(a: Attributes, p: Placement, style: RenderStyle 
 
 /** Raw RGB bytes (IMAGE_SIZE × IMAGE_SIZE × 3) of one image, for post-processing in JS. */
 export async function renderRaw(a: Attributes, p: Placement, style: RenderStyle = {}): Promise<Buffer> {
+  const sharp = await loadSharp();
   return sharp(Buffer.from(svgOf(a, p, style)))
     .removeAlpha()
     .raw()
