@@ -9,6 +9,13 @@ import { fileURLToPath } from 'node:url';
 
 export default function setup(): void {
   const root = fileURLToPath(new URL('..', import.meta.url));
+  // The spec validators are compiled from the schema first (scripts/compile-schema.mjs), as `npm run
+  // build` does; tests import them from source too.
+  const g = spawnSync(process.execPath, [`${root}scripts/compile-schema.mjs`], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  if (g.status !== 0) throw new Error(`compiling the spec schema failed:\n${g.stdout}${g.stderr}`);
   const r = spawnSync(
     process.execPath,
     [`${root}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.build.json'],

@@ -1,23 +1,17 @@
 /**
  * Schema validation (ajv over the JSON Schema in spec.schema.json, which editors can use too), with each
- * ajv error mapped back to a located diagnostic and phrased for people.
+ * ajv error mapped back to a located diagnostic and phrased for people. The validator is compiled at
+ * build time (scripts/compile-schema.mjs → compiled/spec.ts), not in every process.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { type Diagnostic, diag } from '../diagnostics/diagnostic.js';
 import { didYouMean } from '../diagnostics/suggest.js';
 import type { JsonValue } from '../util/json.js';
+import { validateSpec } from './compiled/spec.js';
 import { type LNode, nodeAt } from './located.js';
 import schema from './spec.schema.json' with { type: 'json' };
 
 export const SPEC_SCHEMA = schema as unknown as Record<string, unknown>;
-
-let compiled: ValidateFunction | undefined;
-function validator(): ValidateFunction {
-  compiled ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true }).compile(
-    SPEC_SCHEMA,
-  );
-  return compiled;
-}
 
 /** Human path: `/datasets/0/split` → `datasets[0].split`. */
 export function displayPath(segments: readonly (string | number)[]): string {
@@ -36,7 +30,7 @@ function segmentsOf(instancePath: string): (string | number)[] {
 }
 
 export function validateSchema(tree: LNode, json: JsonValue): Diagnostic[] {
-  const validate = validator();
+  const validate = validateSpec;
   if (validate(json)) return [];
   const errors = (validate.errors ?? []).slice();
   // oneOf failures produce one error per branch; report the oneOf once and drop its branches' noise.

@@ -2,9 +2,9 @@
  * Sweepable parameter paths and their schemas, derived from the spec schema so that the two never
  * drift: `mllm.temperature` is sweepable because `definitions.mllm.properties.temperature` exists.
  */
-import { Ajv, type ValidateFunction } from 'ajv';
+import { PARAM_VALIDATORS } from '../spec/compiled/params.js';
+import schema from '../spec/spec.schema.json' with { type: 'json' };
 import { SWEEPABLE_BLOCKS } from '../spec/types.js';
-import { SPEC_SCHEMA } from '../spec/validate.js';
 
 interface SchemaNode {
   properties?: Record<string, SchemaNode>;
@@ -13,7 +13,7 @@ interface SchemaNode {
   [k: string]: unknown;
 }
 
-const root = SPEC_SCHEMA as SchemaNode;
+const root = schema as unknown as SchemaNode;
 
 function propertySchema(path: string): SchemaNode | undefined {
   if (path === 'mode') return root.definitions?.mode;
@@ -39,20 +39,14 @@ export function isSweepable(path: string): boolean {
   return propertySchema(path) !== undefined;
 }
 
-const cache = new Map<string, ValidateFunction>();
-let ajv: Ajv | undefined;
-
-/** Validates one swept value against its property's schema; returns a phrase like "must be >= 0". */
+/**
+ * Validates one swept value against its property's schema; returns a phrase like "must be >= 0". The
+ * validators are compiled at build time (scripts/compile-schema.mjs → spec/compiled/params.ts).
+ */
 export function checkValue(path: string, value: unknown): string | null {
-  const schema = propertySchema(path);
-  if (!schema) return null;
-  let v = cache.get(path);
-  if (!v) {
-    ajv ??= new Ajv({ strict: false, allErrors: false });
-    const { description: _d, ...rest } = schema;
-    v = ajv.compile({ ...rest, definitions: root.definitions });
-    cache.set(path, v);
-  }
+  if (!propertySchema(path)) return null;
+  const v = Object.hasOwn(PARAM_VALIDATORS, path) ? PARAM_VALIDATORS[path] : undefined;
+  if (!v) throw new Error(`no compiled validator for sweepable path ${path}: run \`npm run build\``);
   if (v(value)) return null;
   const e = v.errors?.[0];
   if (!e) return 'is invalid';
