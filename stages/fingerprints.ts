@@ -39,11 +39,23 @@ export async function resolveFacts(
   const datasetIndex = new Map<string, number>();
   const warned = new Set<string>();
   const diffusionFake = diffusionFakeOf(process.env, ctx.cwd);
+  // Points share their dataset and retrieval blocks by reference unless a sweep changes them: their
+  // canonical text is computed once per object, and points with the same inputs share one facts object.
+  const canon = new WeakMap<object, string>();
+  const canonOf = (o: object): string => {
+    let t = canon.get(o);
+    if (t === undefined) {
+      t = canonicalJson(o as unknown as JsonValue);
+      canon.set(o, t);
+    }
+    return t;
+  };
+  const shared = new Map<string, Promise<PointFacts>>();
   configs.forEach((c) => {
     checkBackends(c, ctx, runnable, warned, diagnostics);
     checkDiffusion(c, ctx, warned, diagnostics);
     checkScoreDepth(c, ctx, warned, diagnostics);
-    const dk = canonicalJson(c.dataset as unknown as JsonValue);
+    const dk = canonOf(c.dataset);
     if (!datasets.has(dk)) {
       datasetIndex.set(dk, datasetIndex.size);
       datasets.set(dk, datasetFacts(c.dataset, datasetIndex.size - 1, ctx, diagnostics));
@@ -64,23 +76,27 @@ export async function resolveFacts(
       prompts,
       diagnostics,
     );
-    const mk = canonicalJson(c.retrieval as unknown as JsonValue);
+    const mk = canonOf(c.retrieval);
     if (!models.has(mk)) models.set(mk, retrievalIdentity(c.retrieval, ctx, diagnostics));
-    const d = datasets.get(dk)!;
-    const m = models.get(mk)!;
     const retrievalDir =
       c.retrieval.backend === 'dummy' || c.retrieval.model_dir === undefined
         ? null
         : resolve(ctx.cwd, c.retrieval.model_dir);
-    out.push(
-      Promise.all([d, m]).then(([dataset, retrieval]) => ({
+    const id = `${dk}\u0000${mk}\u0000${compose}\u0000${caption}\u0000${retrievalDir}`;
+    let facts = shared.get(id);
+    if (!facts) {
+      const d = datasets.get(dk)!;
+      const m = models.get(mk)!;
+      facts = Promise.all([d, m]).then(([dataset, retrieval]) => ({
         dataset,
         retrievalDir,
         prompts: { compose, caption },
         retrieval,
         diffusionFake,
-      })),
-    );
+      }));
+      shared.set(id, facts);
+    }
+    out.push(facts);
   });
   return { facts: await Promise.all(out), diagnostics };
 }

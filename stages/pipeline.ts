@@ -57,10 +57,18 @@ export function datasetLabel(d: PointConfig['dataset']): string {
   return [d.name, d.split ?? DEFAULT_SPLIT, d.category ?? d.task].filter((x) => x !== undefined).join('/');
 }
 
-export function chainFor(c: PointConfig, facts: PointFacts): StageNodeSpec[] {
-  const nodes: StageNodeSpec[] = [];
-  const ds = facts.dataset;
-  nodes.push({
+/**
+ * Per-object memos for planning large sweeps: points share their `dataset` and `retrieval` blocks by
+ * reference unless a sweep changes them, so the nodes and params built from those blocks are built once
+ * and shared (the key builder then caches their canonical text by identity). Nodes are never mutated.
+ */
+const datasetNodes = new WeakMap<object, { facts: PointFacts['dataset']; node: StageNodeSpec }>();
+const embedParams = new WeakMap<object, JsonObject>();
+
+function datasetNode(c: PointConfig, ds: PointFacts['dataset']): StageNodeSpec {
+  const hit = datasetNodes.get(c.dataset);
+  if (hit && hit.facts === ds) return hit.node;
+  const node: StageNodeSpec = {
     kind: 'dataset',
     role: 'dataset',
     params: datasetParams(c.dataset),
@@ -70,7 +78,15 @@ export function chainFor(c: PointConfig, facts: PointFacts): StageNodeSpec[] {
     items: null,
     backend: c.dataset.name === 'synthetic' ? 'synthetic' : 'loader',
     settings: compact({ root: ds.root ?? undefined, images: ds.images ?? undefined }),
-  });
+  };
+  datasetNodes.set(c.dataset, { facts: ds, node });
+  return node;
+}
+
+export function chainFor(c: PointConfig, facts: PointFacts): StageNodeSpec[] {
+  const nodes: StageNodeSpec[] = [];
+  const ds = facts.dataset;
+  nodes.push(datasetNode(c, ds));
   const needsCompose =
     c.mode === 't2i' ||
     c.mode === 't2t' ||
@@ -226,10 +242,15 @@ function embedNode(
   backend: string,
   items: number | null,
 ): StageNodeSpec {
+  let params = embedParams.get(c.retrieval);
+  if (!params) {
+    params = { backend: c.retrieval.backend, model: c.retrieval.model };
+    embedParams.set(c.retrieval, params);
+  }
   return {
     kind,
     role,
-    params: { backend: c.retrieval.backend, model: c.retrieval.model },
+    params,
     model,
     data: null,
     inputs,

