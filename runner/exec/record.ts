@@ -1,5 +1,5 @@
 /**
- * The orchestrator's side of the results database (the only writer): one `recordStage` per stage
+ * The orchestrator's side of the results database (the only writer): one stage row per stage
  * outcome, plus what each kind adds — item timings for computed stages, generated texts/images for
  * `mllm.*` / `diffusion.edit`, top-K rankings for `score`, metric rows per point for `metrics`.
  *
@@ -14,7 +14,14 @@ import type { EventSink } from '../events/event.js';
 import type { StageKey, StageKind } from '../plan/stage.js';
 import type { Plan, PlannedStage } from '../plan/types.js';
 import { pidAlive } from '../results/recorded.js';
-import type { GenerationRow, RecordedStage, ResultsDb, ResultsResult, RunRow } from '../results/types.js';
+import type {
+  GenerationRow,
+  RecordedStage,
+  ResultsDb,
+  ResultsResult,
+  RunRow,
+  StageRow,
+} from '../results/types.js';
 import type { ObjectRef, ObjectStore, StageManifest } from '../store/types.js';
 import { isJsonObject, type JsonValue } from '../util/json.js';
 import { parseNpy } from '../util/npy.js';
@@ -76,6 +83,8 @@ export class ResultsRecorder {
   /** What the database holds for the plan's cached stages; read once at the start. */
   #recorded: Promise<Map<StageKey, RecordedStage>> = Promise.resolve(new Map());
   #warned = false;
+  readonly #stageRows: StageRow[] = [];
+  #flushQueued = false;
   readonly #withdraw: (key: StageKey) => Promise<boolean>;
 
   constructor(
@@ -156,44 +165,40 @@ export class ResultsRecorder {
       case 'cached': {
         const m = outcome.manifest;
         const items = this.#items.get(stage.key) ?? null;
-        this.#track(
-          db.recordStage({
-            ...base,
-            status: 'cached',
-            // The manifest's compute time: a database rebuilt from the cache keeps the compute table.
-            seconds: m.seconds,
-            items,
-            cachedItems: items,
-            attempts: m.attempts,
-            host: m.host,
-            device: m.device,
-            peakMemMb: inProcess ? null : m.peak_mem_mb,
-            finishedAt: new Date(m.finished_at),
-            runId: this.#run.id,
-          }),
-        );
-        this.#pendingOp(this.#fillCached(stage, m));
+        const row: StageRow = {
+          ...base,
+          status: 'cached',
+          // The manifest's compute time: a database rebuilt from the cache keeps the compute table.
+          seconds: m.seconds,
+          items,
+          cachedItems: items,
+          attempts: m.attempts,
+          host: m.host,
+          device: m.device,
+          peakMemMb: inProcess ? null : m.peak_mem_mb,
+          finishedAt: new Date(m.finished_at),
+          runId: this.#run.id,
+        };
+        this.#pendingOp(this.#fillCached(stage, m, row));
         return;
       }
       case 'published': {
         const m = outcome.manifest;
-        this.#track(
-          db.recordStage({
-            ...base,
-            status: 'published',
-            seconds: m.seconds,
-            items: this.#items.get(stage.key) ?? null,
-            cachedItems: outcome.resumed + m.items.filter((i) => i.cached === true).length,
-            failedItems: 0,
-            attempts: m.attempts,
-            host: m.host,
-            device: m.device,
-            peakMemMb: inProcess ? null : m.peak_mem_mb,
-            startedAt: outcome.startedAt,
-            finishedAt: new Date(m.finished_at),
-            runId: this.#run.id,
-          }),
-        );
+        this.#queueStage({
+          ...base,
+          status: 'published',
+          seconds: m.seconds,
+          items: this.#items.get(stage.key) ?? null,
+          cachedItems: outcome.resumed + m.items.filter((i) => i.cached === true).length,
+          failedItems: 0,
+          attempts: m.attempts,
+          host: m.host,
+          device: m.device,
+          peakMemMb: inProcess ? null : m.peak_mem_mb,
+          startedAt: outcome.startedAt,
+          finishedAt: new Date(m.finished_at),
+          runId: this.#run.id,
+        });
         if (m.items.length > 0) this.#track(db.recordItemTimings(stage.key, m.items));
         this.#generations(stage, m);
         this.#metrics(stage, m, null);
@@ -204,33 +209,39 @@ export class ResultsRecorder {
       case 'cancelled': {
         const upstream =
           outcome.failure.reason === 'upstream-failed' || outcome.failure.reason === 'cancelled';
-        this.#track(
-          db.recordStage({
-            ...base,
-            status: upstream ? 'skipped' : 'failed',
-            items: outcome.done,
-            failedItems: outcome.status === 'failed' ? outcome.failedItems : 0,
-            attempts: outcome.status === 'failed' ? outcome.attempts : 0,
-            failure: outcome.failure,
-            host: hostname(),
-            startedAt: outcome.status === 'failed' ? outcome.startedAt : null,
-            finishedAt: new Date(),
-            runId: this.#run.id,
-          }),
-        );
+        this.#queueStage({
+          ...base,
+          status: upstream ? 'skipped' : 'failed',
+          items: outcome.done,
+          failedItems: outcome.status === 'failed' ? outcome.failedItems : 0,
+          attempts: outcome.status === 'failed' ? outcome.attempts : 0,
+          failure: outcome.failure,
+          host: hostname(),
+          startedAt: outcome.status === 'failed' ? outcome.startedAt : null,
+          finishedAt: new Date(),
+          runId: this.#run.id,
+        });
         return;
       }
     }
   }
 
   /**
-   * A cached stage: records the rows the database lacks for it (item timings, generations, rankings,
-   * metrics of points whose latest metrics are not this stage's), so deleting results.duckdb and
-   * re-running restores everything, while a normal fully cached re-run writes only the stage rows.
+   * A cached stage: records the rows the database lacks for it (its stage row, item timings,
+   * generations, rankings, metrics of points whose latest metrics are not this stage's), so deleting
+   * results.duckdb and re-running restores everything, while a normal fully cached re-run writes no
+   * stage rows at all: a row that records this very computation (published or cached, finished at the
+   * manifest's time) is left as it is.
    */
-  async #fillCached(stage: PlannedStage, m: StageManifest): Promise<void> {
+  async #fillCached(stage: PlannedStage, m: StageManifest, row: StageRow): Promise<void> {
     const have = (await this.#recorded).get(stage.key);
     const db = this.#db!;
+    const recorded =
+      have?.row != null &&
+      (have.row.status === 'published' || have.row.status === 'cached') &&
+      have.row.finishedAt !== null &&
+      Date.parse(have.row.finishedAt) === Date.parse(m.finished_at);
+    if (!recorded) this.#queueStage(row);
     if (!have?.timings && m.items.length > 0) this.#track(db.recordItemTimings(stage.key, m.items));
     if (!have?.generations) this.#generations(stage, m);
     this.#metrics(stage, m, have ? new Set(have.metricPoints) : null);
@@ -242,8 +253,28 @@ export class ResultsRecorder {
     const db = this.#db;
     if (!db) return;
     this.#track(db.recordRun({ ...this.#run, status, finishedAt: new Date() }));
-    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+    do {
+      this.#flushStages();
+      await Promise.all([...this.#pending]);
+    } while (this.#pending.size > 0 || this.#stageRows.length > 0);
     this.#check(await db.close());
+  }
+
+  /**
+   * Stage rows are written in sets: rows queued in the same turn of the event loop (all the cached
+   * stages at the start of a run, stages finishing together) go out as one statement.
+   */
+  #queueStage(row: StageRow): void {
+    this.#stageRows.push(row);
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    setImmediate(() => this.#flushStages());
+  }
+
+  #flushStages(): void {
+    this.#flushQueued = false;
+    if (this.#stageRows.length === 0 || !this.#db) return;
+    this.#track(this.#db.recordStages(this.#stageRows.splice(0)));
   }
 
   #generations(stage: PlannedStage, m: StageManifest): void {

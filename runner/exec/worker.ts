@@ -18,7 +18,7 @@
  * orchestrator, which then drains them gracefully; shutdown and kill signal the whole group, so
  * grandchildren (Python DataLoader workers) go too (execa's termination notes).
  */
-import { execa } from 'execa';
+import type { execa as Execa } from 'execa';
 import type { JsonObject, JsonValue } from '../util/json.js';
 import { err, ok, type Result } from '../util/result.js';
 import { type Failure, failure } from './failure.js';
@@ -86,9 +86,9 @@ export class WorkerClient {
   #onReady: ((r: Result<WorkerIdentity, Failure>) => void) | null = null;
   #exited: Promise<void>;
 
-  private constructor(cmd: WorkerCommand, opts: WorkerClientOptions) {
+  private constructor(cmd: WorkerCommand, opts: WorkerClientOptions, execa: typeof Execa) {
     this.#opts = opts;
-    this.#child = spawnWorker(cmd);
+    this.#child = spawnWorker(execa, cmd);
     live.add(this);
     const child = this.#child;
     child.stdin?.on('error', () => {}); // EPIPE when the worker died; the exit handler reports it.
@@ -141,7 +141,9 @@ export class WorkerClient {
 
   /** Spawns the worker, sends `configure` and waits for `ready` (the handshake). */
   static async start(cmd: WorkerCommand, opts: WorkerClientOptions): Promise<Result<WorkerClient, Failure>> {
-    const w = new WorkerClient(cmd, opts);
+    // execa loads with the first worker: a run whose stages are all cached never needs it.
+    const { execa } = await import('execa');
+    const w = new WorkerClient(cmd, opts, execa);
     const r = await w.#configure(opts, false);
     return r.ok ? ok(w) : err(r.error);
   }
@@ -411,7 +413,7 @@ export class WorkerClient {
   }
 }
 
-function spawnWorker(cmd: WorkerCommand) {
+function spawnWorker(execa: typeof Execa, cmd: WorkerCommand) {
   return execa(cmd.file, cmd.args, {
     detached: true,
     buffer: false,

@@ -9,6 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { err, ok } from '../util/result.js';
+import { duckdb } from './duck.js';
 import type { ResultsError, ResultsResult } from './types.js';
 
 export type Op<T> = (conn: DuckDBConnection) => Promise<T>;
@@ -182,7 +183,7 @@ export class DbSession {
       return err(this.error('missing', `no results database at ${file} yet: run \`pefuse run SPEC\` first`));
     }
     if (!readOnly) await mkdir(dirname(file), { recursive: true });
-    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const { DuckDBInstance } = duckdb();
     const start = Date.now();
     let delay = 20;
     for (;;) {

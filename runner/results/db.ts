@@ -8,8 +8,9 @@ import type { Point } from '../plan/types.js';
 import type { ItemRecord } from '../store/types.js';
 import type { JsonValue } from '../util/json.js';
 import { err, ok } from '../util/result.js';
-import { appendRows, type Cell } from './append.js';
+import { appendRows } from './append.js';
 import { DbSession } from './connection.js';
+import { writeMetrics, writePoints, writeStages } from './ingest.js';
 import { LATEST_SCHEMA_VERSION, migrate, newerSchemaProblem, schemaVersion } from './migrations.js';
 import { checkRankings, writeRankings } from './rankings.js';
 import { markDeadRuns, readRecorded } from './recorded.js';
@@ -53,25 +54,7 @@ export function openResults(file: string, opts: ResultsOptions = {}): ResultsDb 
 
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 
-/** `recall_subset@5` → {metric: recall_subset, k: 5}; `map@10/cardinality` → {map, 10, cardinality}. */
-export function parseMetricName(name: string): { metric: string; k: number | null; aspect: string | null } {
-  const m = /^([^@]+)@(\d+)(?:\/(.+))?$/.exec(name);
-  if (!m) return { metric: name, k: null, aspect: null };
-  return { metric: m[1]!, k: Number(m[2]), aspect: m[3] ?? null };
-}
-
-/** The JSON type name of a typed parameter value (`point_params.type`). */
-export function paramType(v: JsonValue): string {
-  if (v === null) return 'null';
-  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
-  if (typeof v === 'string' || typeof v === 'boolean') return typeof v;
-  return Array.isArray(v) ? 'array' : 'object';
-}
-
-/** Query side or gallery side, from the stage's role in the point's chain. */
-export function sideOfRole(role: string): 'query' | 'gallery' {
-  return /gallery/i.test(role) ? 'gallery' : 'query';
-}
+export { paramType, parseMetricName, sideOfRole } from './ingest.js';
 
 class DuckResults implements ResultsDb {
   #writeError: ResultsError | null = null;
@@ -153,76 +136,15 @@ class DuckResults implements ResultsDb {
     points: readonly Point[],
     runId: string | null = null,
   ): Promise<ResultsResult> {
-    return this.write(async (c) => {
-      const ids = JSON.stringify(points.map((p) => p.id));
-      for (const t of ['point_params', 'point_stages']) {
-        await c.run(
-          `DELETE FROM ${t} WHERE experiment = $1 AND list_contains($2::JSON::VARCHAR[], point_id)`,
-          [experiment, ids],
-        );
-      }
-      for (const p of points) {
-        await c.run(
-          `INSERT INTO points VALUES ($1, $2, $3, $4::JSON, $5::JSON, $6, now()::TIMESTAMP)
-           ON CONFLICT (experiment, point_id) DO UPDATE SET idx = excluded.idx, params = excluded.params,
-             config = excluded.config, run_id = excluded.run_id, updated_at = excluded.updated_at`,
-          [experiment, p.id, p.index, JSON.stringify(p.params), JSON.stringify(p.config), runId],
-        );
-      }
-      const params: Cell[][] = [];
-      const stages: Cell[][] = [];
-      for (const p of points) {
-        for (const [path, v] of Object.entries(p.params)) {
-          params.push([experiment, p.id, path, JSON.stringify(v), paramType(v)]);
-        }
-        for (const [role, key] of Object.entries(p.stages))
-          stages.push([experiment, p.id, role, key, sideOfRole(role)]);
-      }
-      await appendRows(c, 'point_params', ['varchar', 'varchar', 'varchar', 'varchar', 'varchar'], params);
-      await appendRows(c, 'point_stages', ['varchar', 'varchar', 'varchar', 'varchar', 'varchar'], stages);
-    });
+    return this.write((c) => writePoints(c, experiment, points, runId));
   }
 
   recordStage(s: StageRow): Promise<ResultsResult> {
-    return this.write(async (c) => {
-      await c.run(
-        `INSERT INTO stages VALUES ($1, $2, $3, $4::JSON, $5, $6::DOUBLE, $7::INTEGER, $8::INTEGER, $9::INTEGER,
-           $10::INTEGER, $11::VARCHAR, $12::VARCHAR, $13::VARCHAR, $14::VARCHAR, $15::VARCHAR, $16::DOUBLE,
-           $17::TIMESTAMP, $18::TIMESTAMP, $19::VARCHAR, now()::TIMESTAMP)
-         ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, backend = excluded.backend, record = excluded.record,
-           status = excluded.status, seconds = coalesce(excluded.seconds, stages.seconds),
-           items = coalesce(excluded.items, stages.items), cached_items = excluded.cached_items,
-           failed_items = excluded.failed_items, attempts = excluded.attempts,
-           failure_reason = excluded.failure_reason, failure_message = excluded.failure_message,
-           failure_item = excluded.failure_item, host = coalesce(excluded.host, stages.host),
-           device = coalesce(excluded.device, stages.device),
-           peak_mem_mb = coalesce(excluded.peak_mem_mb, stages.peak_mem_mb),
-           started_at = coalesce(excluded.started_at, stages.started_at),
-           finished_at = coalesce(excluded.finished_at, stages.finished_at),
-           run_id = excluded.run_id, updated_at = excluded.updated_at`,
-        [
-          s.key,
-          s.kind,
-          s.backend,
-          JSON.stringify(s.record),
-          s.status,
-          s.seconds ?? null,
-          s.items ?? null,
-          s.cachedItems ?? null,
-          s.failedItems ?? null,
-          s.attempts ?? 0,
-          s.failure?.reason ?? null,
-          s.failure?.message ?? null,
-          s.failure?.item ?? null,
-          s.host ?? null,
-          s.device ?? null,
-          s.peakMemMb ?? null,
-          iso(s.startedAt),
-          iso(s.finishedAt),
-          s.runId ?? null,
-        ],
-      );
-    });
+    return this.recordStages([s]);
+  }
+
+  recordStages(rows: readonly StageRow[]): Promise<ResultsResult> {
+    return this.write((c) => writeStages(c, rows));
   }
 
   recordItemTimings(stageKey: StageKey, items: readonly ItemRecord[]): Promise<ResultsResult> {
@@ -238,36 +160,7 @@ class DuckResults implements ResultsDb {
   }
 
   recordMetrics(m: MetricsInput): Promise<ResultsResult> {
-    return this.write(async (c) => {
-      await c.run('DELETE FROM metrics WHERE experiment = $1 AND point_id = $2 AND stage_key = $3', [
-        m.experiment,
-        m.pointId,
-        m.stageKey,
-      ]);
-      for (const [name, value] of Object.entries(m.metrics)) {
-        const { metric, k, aspect } = parseMetricName(name);
-        await c.run(
-          `INSERT INTO metrics VALUES ($1, $2, $3, $4::VARCHAR, $5, $6, $7::VARCHAR, $8, $9, $10::INTEGER,
-             $11::VARCHAR, $12::DOUBLE, $13::DOUBLE, $14::INTEGER, now()::TIMESTAMP)`,
-          [
-            m.experiment,
-            m.pointId,
-            m.stageKey,
-            m.runId ?? null,
-            m.dataset,
-            m.split,
-            m.subset,
-            name,
-            metric,
-            k,
-            aspect,
-            value,
-            m.hits?.[name] ?? null,
-            m.n,
-          ],
-        );
-      }
-    });
+    return this.write((c) => writeMetrics(c, m));
   }
 
   recordRankings(r: RankingsInput): Promise<ResultsResult> {

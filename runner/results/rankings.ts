@@ -4,6 +4,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { sha256Hex } from '../util/json.js';
+import { duckdb } from './duck.js';
 import type { RankingsInput } from './types.js';
 
 const CHUNK = 2048;
@@ -83,7 +84,7 @@ async function ensureList(conn: DuckDBConnection, ids: readonly string[]): Promi
 
 /** Delete-then-insert of one score stage's rankings (call inside a transaction). */
 export async function writeRankings(conn: DuckDBConnection, r: RankingsInput): Promise<number> {
-  const { DuckDBDataChunk, INTEGER, SMALLINT, FLOAT } = await import('@duckdb/node-api');
+  const { DuckDBDataChunk, INTEGER, SMALLINT, FLOAT } = duckdb();
   const { gallery, indices } = flattenGallery(r);
   const queryList = await ensureList(conn, r.queryIds);
   const galleryList = await ensureList(conn, gallery);

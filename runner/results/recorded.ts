@@ -1,7 +1,7 @@
 /**
  * Queries that let `pefuse run` repair the database instead of trusting it: what is already recorded for
  * a run's cached stages (so a re-run after deleting or losing results.duckdb records everything again,
- * while a normal fully cached re-run adds nothing but the stage rows), and runs left `running` by a
+ * while a normal fully cached re-run adds nothing but the run and its points), and runs left `running` by a
  * process that died.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -19,8 +19,9 @@ const RECORDED_SQL = `
     EXISTS (SELECT 1 FROM item_timings t WHERE t.stage_key = k.key) AS timings,
     EXISTS (SELECT 1 FROM generations g WHERE g.stage_key = k.key) AS generations,
     EXISTS (SELECT 1 FROM rank_sets r WHERE r.stage_key = k.key) AS rankings,
-    (SELECT list(lm.point_id) FROM lm WHERE lm.stage_key = k.key) AS metric_points
-  FROM k`;
+    (SELECT list(lm.point_id) FROM lm WHERE lm.stage_key = k.key) AS metric_points,
+    s.status AS stage_status, s.finished_at AS stage_finished_at
+  FROM k LEFT JOIN stages s ON s.key = k.key`;
 
 export async function readRecorded(
   conn: DuckDBConnection,
@@ -37,6 +38,13 @@ export async function readRecorded(
       generations: row.generations === true,
       rankings: row.rankings === true,
       metricPoints: Array.isArray(points) ? points.map(String) : [],
+      row:
+        row.stage_status === null || row.stage_status === undefined
+          ? null
+          : {
+              status: String(row.stage_status),
+              finishedAt: row.stage_finished_at instanceof Date ? row.stage_finished_at.toISOString() : null,
+            },
     });
   }
   return out;

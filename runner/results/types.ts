@@ -154,6 +154,8 @@ export interface RecordedStage {
   rankings: boolean;
   /** Points whose latest metrics (view `latest_metrics`) come from this stage. */
   metricPoints: string[];
+  /** The stage's row, if it has one: its status and when the computation it records finished. */
+  row: { status: string; finishedAt: string | null } | null;
 }
 
 export interface ResultsDb {
@@ -172,6 +174,8 @@ export interface ResultsDb {
   /** Points of an experiment with typed params (`points`, `point_params`) and their stages (`point_stages`). */
   recordPoints(experiment: string, points: readonly Point[], runId?: string | null): Promise<ResultsResult>;
   recordStage(s: StageRow): Promise<ResultsResult>;
+  /** Many stage rows in one statement (a later row for the same key wins). */
+  recordStages(rows: readonly StageRow[]): Promise<ResultsResult>;
   /** Per-item compute seconds of a stage (replaces the stage's earlier rows). */
   recordItemTimings(stageKey: StageKey, items: readonly ItemRecord[]): Promise<ResultsResult>;
   recordMetrics(m: MetricsInput): Promise<ResultsResult>;

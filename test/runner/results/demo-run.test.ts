@@ -120,9 +120,17 @@ describe('results database after `pefuse run` on the demo', () => {
     );
     expect(top.map((r) => r.rank)).toEqual([1, 2, 3, 4, 5]);
 
-    // A second cached re-run adds nothing (it only updates the stage rows and the run).
+    // A second cached re-run adds nothing: it records its run and moves the points to it, and leaves
+    // the stage rows (which record the same computations) as they are.
+    const STAGE_ROWS = `SELECT key, status, run_id, updated_at FROM stages ORDER BY key`;
+    const stagesBefore = await query(file, STAGE_ROWS);
     await pefuse(['--cache', cache, 'run', DEMO, '--limit', LIMIT, '--reporter', 'plain']);
     expect((await query(file, COUNTS))[0]).toEqual(first);
+    expect(await query(file, STAGE_ROWS)).toEqual(stagesBefore);
+    const latest = `(SELECT id FROM runs WHERE experiment = 'demo' ORDER BY started_at DESC LIMIT 1)`;
+    expect(
+      await query(file, `SELECT count(*) AS n FROM points WHERE experiment = 'demo' AND run_id = ${latest}`),
+    ).toEqual([{ n: 24 }]);
   }, 120_000);
 
   it('a run left `running` by a killed pefuse is marked `killed` by the next run on this host', async () => {

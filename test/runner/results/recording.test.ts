@@ -99,12 +99,41 @@ describe('what a cached re-run finds already recorded', () => {
     const db = openResults(join(tempDir('pefuse-rec-'), 'results.duckdb'));
     await recordDemo(db);
     const r = await db.recorded('demo', [K.compose0, K.score0, K.metrics0, K.gembed]);
+    const missing = await db.recorded('demo', [K.compose0.replace(/^./, 'f') as typeof K.compose0]);
     await db.close();
+    // A key the database has no stage row for: nothing recorded.
+    expect(missing.ok && [...missing.value.values()]).toEqual([
+      { timings: false, generations: false, rankings: false, metricPoints: [], row: null },
+    ]);
     expect(r.ok && Object.fromEntries(r.value)).toEqual({
-      [K.compose0]: { timings: true, generations: true, rankings: false, metricPoints: [] },
-      [K.score0]: { timings: false, generations: false, rankings: true, metricPoints: [] },
-      [K.metrics0]: { timings: false, generations: false, rankings: false, metricPoints: [POINTS[0]!.id] },
-      [K.gembed]: { timings: false, generations: false, rankings: false, metricPoints: [] },
+      [K.compose0]: {
+        timings: true,
+        generations: true,
+        rankings: false,
+        metricPoints: [],
+        row: expect.anything(),
+      },
+      [K.score0]: {
+        timings: false,
+        generations: false,
+        rankings: true,
+        metricPoints: [],
+        row: expect.anything(),
+      },
+      [K.metrics0]: {
+        timings: false,
+        generations: false,
+        rankings: false,
+        metricPoints: [POINTS[0]!.id],
+        row: expect.anything(),
+      },
+      [K.gembed]: {
+        timings: false,
+        generations: false,
+        rankings: false,
+        metricPoints: [],
+        row: expect.anything(),
+      },
     });
   });
 

@@ -106,3 +106,32 @@ describe('normalised tensors', () => {
     expect(plain.data.equals(rotated.data)).toBe(false);
   });
 });
+
+describe('the worker pool (compiled code, as `pefuse run` uses it)', () => {
+  it('gives the same bytes as inline preprocessing, and decode errors as ImageDecodeError', async () => {
+    // The pool starts workers only from compiled JavaScript: use dist/ (built by the test setup).
+    const dist = (p: string) => new URL(`../../../dist/stages/embed/${p}`, import.meta.url).href;
+    const pre = (await import(dist('preprocess.js'))) as typeof import('../../../stages/embed/preprocess.js');
+    const pool = (await import(
+      dist('preprocess-pool.js')
+    )) as typeof import('../../../stages/embed/preprocess-pool.js');
+    try {
+      for (const c of cases) {
+        const file = join(FIX, c.image);
+        const cfg = CONFIGS[c.path]!;
+        const [inline, fromPath, fromBytes] = await Promise.all([
+          pre.preprocessPixels(file, cfg, 1),
+          pre.preprocessPixels(file, cfg, 2),
+          pre.preprocessPixels(readFileSync(file), cfg, 2),
+        ]);
+        expect(Buffer.compare(fromPath.data, inline.data), c.image).toBe(0);
+        expect(Buffer.compare(fromBytes.data, inline.data), c.image).toBe(0);
+      }
+      const bad = pre.preprocessPixels(Buffer.from('not an image'), CONFIGS['clip-hf']!, 2);
+      await expect(bad).rejects.toThrow();
+      await expect(bad).rejects.toBeInstanceOf(pre.ImageDecodeError);
+    } finally {
+      await pool.closePreprocessPools();
+    }
+  });
+});
