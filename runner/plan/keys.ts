@@ -24,7 +24,7 @@ export function stageKeyOf(record: KeyRecord): StageKey {
     inputsJson += `${i > 0 ? ',' : ''}${JSON.stringify(names[i])}:"${inputs[names[i]!]}"`;
   inputsJson += '}';
   // Keys in sorted order: data, impl_version, inputs, kind, model, params, scheme.
-  const text = `{"data":${cached(record.data)},"impl_version":${canonicalJson(record.impl_version)},"inputs":${inputsJson},"kind":${JSON.stringify(record.kind)},"model":${cached(record.model)},"params":${cached(record.params)},"scheme":${canonicalJson(record.scheme)}}`;
+  const text = `{"data":${cached(record.data)},"impl_version":${canonicalJson(record.impl_version)},"inputs":${inputsJson},"kind":${JSON.stringify(record.kind)},"model":${cached(record.model)},"params":${canonicalJson(record.params)},"scheme":${canonicalJson(record.scheme)}}`;
   // No cache of texts → keys: looking a 600-character text up costs about what hashing it does, and
   // keeping every text alive made the garbage collector a quarter of planning's time.
   return sha256Hex(text) as StageKey;
