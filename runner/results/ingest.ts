@@ -1,8 +1,9 @@
 /**
  * Set-based writes of the rows a run records many of at once: stage rows, points (with their params and
  * stage roles) and metric values. Each is one statement over a JSON array of rows (DuckDB's `from_json`
- * + `unnest`), or the appender, never one statement per row: a fully cached re-run of the demo recorded
- * 90 stage rows one `INSERT … ON CONFLICT` at a time in 0.8–1.1 s, as one statement in about 50 ms.
+ * + `unnest`; columns named, so a migration may add more), or the appender, never one statement per row:
+ * a fully cached re-run of the demo recorded 90 stage rows one `INSERT … ON CONFLICT` at a time in
+ * 0.8–1.1 s, as one statement in about 50 ms.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Point } from '../plan/types.js';
@@ -83,7 +84,9 @@ export async function writeStages(c: DuckDBConnection, rows: readonly StageRow[]
     run_id: s.runId ?? null,
   }));
   await c.run(
-    `INSERT INTO stages
+    `INSERT INTO stages (key, kind, backend, record, status, seconds, items, cached_items, failed_items,
+       attempts, failure_reason, failure_message, failure_item, host, device, peak_mem_mb, started_at,
+       finished_at, run_id, updated_at)
      SELECT r.key, r.kind, r.backend, r.record::JSON, r.status, r.seconds, r.items, r.cached_items,
        r.failed_items, r.attempts, r.failure_reason, r.failure_message, r.failure_item, r.host, r.device,
        r.peak_mem_mb, r.started_at::TIMESTAMP, r.finished_at::TIMESTAMP, r.run_id, now()::TIMESTAMP
@@ -132,7 +135,7 @@ export async function writePoints(
     config: JSON.stringify(p.config),
   }));
   await c.run(
-    `INSERT INTO points
+    `INSERT INTO points (experiment, point_id, idx, params, config, run_id, updated_at)
      SELECT $1, r.point_id, r.idx, r.params::JSON, r.config::JSON, $2::VARCHAR, now()::TIMESTAMP
      FROM (SELECT unnest(from_json($3::JSON, '${POINT_ROW_TYPE}'), recursive := true)) r
      ON CONFLICT (experiment, point_id) DO UPDATE SET idx = excluded.idx, params = excluded.params,
@@ -171,7 +174,8 @@ export async function writeMetrics(c: DuckDBConnection, m: MetricsInput): Promis
   }));
   if (rows.length === 0) return;
   await c.run(
-    `INSERT INTO metrics
+    `INSERT INTO metrics (experiment, point_id, stage_key, run_id, dataset, split, subset, name, metric, k,
+       aspect, value, hits, n, recorded_at)
      SELECT $1, $2, $3, $4::VARCHAR, $5, $6, $7::VARCHAR, r.name, r.metric, r.k, r.aspect, r.value, r.hits,
        $8::INTEGER, now()::TIMESTAMP
      FROM (SELECT unnest(from_json($9::JSON, '${METRIC_ROW_TYPE}'), recursive := true)) r`,

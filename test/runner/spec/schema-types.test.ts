@@ -106,6 +106,7 @@ const ENUMS = {
   'diffusion.pipeline': {
     'sdxl-instructpix2pix': true,
     'sdxl-turbo': true,
+    generic: true,
     dummy: true,
   } satisfies Values<DiffusionSpec['pipeline']>,
   'diffusion.text': { caption: true, mllm: true } satisfies Values<DiffusionSpec['text']>,
