@@ -185,8 +185,9 @@ const DEFINITIONS: StageDefinition[] = [
     ),
   },
   {
+    // 2: per-query values (`per_query`) for the report's bootstrap intervals; CIRCO also records mAP@1.
     kind: 'metrics',
-    implVersion: 1,
+    implVersion: 2,
     description: 'official metrics',
     resource: 'none',
     run: lazy(

@@ -102,4 +102,9 @@ export interface MetricsOutput {
   /** Percentages, keyed `recall@K`, `recall_subset@K`, `map@K`, `map@10/<aspect>`. */
   metrics: Record<string, number>;
   hits: Record<string, number>;
+  /**
+   * Only in the `metrics` stage's output: each metric's per-query values in percent (100/0 for a recall
+   * hit, 100 × AP for mAP), in the order of `ids`; what the report's paired bootstrap resamples.
+   */
+  per_query?: { ids: string[]; values: Record<string, number[]> };
 }

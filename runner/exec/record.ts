@@ -13,6 +13,7 @@ import { hostname } from 'node:os';
 import type { EventSink } from '../events/event.js';
 import type { StageKey, StageKind } from '../plan/stage.js';
 import type { Plan, PlannedStage } from '../plan/types.js';
+import type { PerQuery } from '../results/query-results.js';
 import { pidAlive } from '../results/recorded.js';
 import type {
   GenerationRow,
@@ -305,6 +306,7 @@ export class ResultsRecorder {
     if (!isJsonObject(o.metrics)) return;
     const metrics = numbers(o.metrics);
     const hits = isJsonObject(o.hits) ? numbers(o.hits) : {};
+    let perQuery = perQueryOf(o.per_query);
     for (const index of stage.points) {
       const point = this.#plan.points[index];
       if (!point || skip?.has(point.id)) continue;
@@ -320,8 +322,10 @@ export class ResultsRecorder {
           n: typeof o.n === 'number' ? o.n : 0,
           metrics,
           hits,
+          perQuery,
         }),
       );
+      perQuery = null; // once per stage key
     }
   }
 
@@ -407,4 +411,16 @@ function numbers(o: Record<string, JsonValue>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(o)) if (typeof v === 'number') out[k] = v;
   return out;
+}
+
+/** A metrics output's `per_query` block (`{ids, values: {metric: number[]}}`), or null when absent. */
+function perQueryOf(v: JsonValue | undefined): PerQuery | null {
+  if (!isJsonObject(v ?? null)) return null;
+  const o = v as Record<string, JsonValue>;
+  if (!Array.isArray(o.ids) || !isJsonObject(o.values)) return null;
+  const ids = o.ids.map(String);
+  const values: Record<string, number[]> = {};
+  for (const [k, list] of Object.entries(o.values))
+    if (Array.isArray(list) && list.length === ids.length) values[k] = list.map(Number);
+  return { ids, values };
 }

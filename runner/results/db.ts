@@ -12,6 +12,7 @@ import { appendRows } from './append.js';
 import { DbSession } from './connection.js';
 import { writeMetrics, writePoints, writeStages } from './ingest.js';
 import { LATEST_SCHEMA_VERSION, migrate, newerSchemaProblem, schemaVersion } from './migrations.js';
+import { writeQueryResults } from './query-results.js';
 import { checkRankings, writeRankings } from './rankings.js';
 import { markDeadRuns, readRecorded } from './recorded.js';
 import { VIEWS_DDL } from './schema.js';
@@ -160,7 +161,10 @@ class DuckResults implements ResultsDb {
   }
 
   recordMetrics(m: MetricsInput): Promise<ResultsResult> {
-    return this.write((c) => writeMetrics(c, m));
+    return this.write(async (c) => {
+      await writeMetrics(c, m);
+      if (m.perQuery) await writeQueryResults(c, m.stageKey, m.perQuery);
+    });
   }
 
   recordRankings(r: RankingsInput): Promise<ResultsResult> {

@@ -56,6 +56,14 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    version: 3,
+    name: 'per-query results of metrics stages (query_results), for paired bootstrap intervals in reports',
+    sql: [
+      `CREATE TABLE IF NOT EXISTS query_results (
+        stage_key VARCHAR, query_id VARCHAR, metric VARCHAR, value DOUBLE)`,
+    ],
+  },
+  {
     version: 5,
     name: 'generations: image_path (the generated image in the object store) and truncated_tokens',
     sql: [

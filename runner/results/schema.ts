@@ -41,6 +41,7 @@ export const TABLES = [
   'id_lists',
   'rankings',
   'generations',
+  'query_results',
 ] as const;
 
 export const VIEWS = ['rankings_named', 'latest_metrics', 'compute_table'] as const;

@@ -12,12 +12,14 @@
  * Every `record*` call is idempotent by key (upsert, or delete-then-insert by stage key), so a re-run
  * that records the same stage again replaces its rows instead of duplicating them.
  */
+
 import type { Failure } from '../exec/failure.js';
 import type { KeyRecord, StageKey, StageKind } from '../plan/stage.js';
 import type { Point } from '../plan/types.js';
 import type { ItemRecord } from '../store/types.js';
 import type { JsonValue } from '../util/json.js';
 import type { Result } from '../util/result.js';
+import type { PerQuery } from './query-results.js';
 
 /** Why a results-database call did not happen. These are run-time problems, not bugs. */
 export interface ResultsError {
@@ -118,6 +120,8 @@ export interface MetricsInput {
   /** Percentages keyed `recall@K`, `recall_subset@K`, `map@K`, `map@10/<aspect>`; parsed into metric, k, aspect. */
   metrics: Record<string, number>;
   hits?: Record<string, number>;
+  /** Per-query values (`query_results`), written once per stage key; replaces the stage's earlier rows. */
+  perQuery?: PerQuery | null;
 }
 
 /** Top-K rankings of one `score` stage (`ScoreOutput`), stored once per stage key. */

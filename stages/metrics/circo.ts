@@ -61,6 +61,8 @@ export function circoMetrics(
   const apSum = ks.map(() => 0);
   const gtHitSum = ks.map(() => 0);
   const recallHits = ks.map(() => 0);
+  const apQ = ks.map(() => new Array<number>(n).fill(0));
+  const recallQ = ks.map(() => new Array<number>(n).fill(0));
   const aspectAp = new Map<string, { sum: number; count: number; gtHits: number }>();
   const i10 = ks.indexOf(10);
   queries.forEach((q, i) => {
@@ -71,7 +73,11 @@ export function circoMetrics(
     ks.forEach((k, j) => {
       apSum[j]! += ap[j]!;
       gtHitSum[j]! += gtHits[j]!;
-      if (targetPos >= 0 && targetPos < k) recallHits[j]!++;
+      apQ[j]![i] = 100 * ap[j]!;
+      if (targetPos >= 0 && targetPos < k) {
+        recallHits[j]!++;
+        recallQ[j]![i] = 100;
+      }
     });
     const ap10 = i10 >= 0 ? ap[i10]! : circoAveragePrecision(ids, q.targets, [10]).ap[0]!;
     const hits10 = i10 >= 0 ? gtHits[i10]! : circoAveragePrecision(ids, q.targets, [10]).gtHits[0]!;
@@ -83,14 +89,16 @@ export function circoMetrics(
       aspectAp.set(aspect, a);
     }
   });
-  const out: MetricValues = { metrics: {}, hits: {} };
+  const out: MetricValues = { metrics: {}, hits: {}, perQuery: {} };
   ks.forEach((k, j) => {
     out.metrics[`map@${k}`] = n === 0 ? 0 : (100 * apSum[j]!) / n;
     out.hits[`map@${k}`] = gtHitSum[j]!;
+    out.perQuery[`map@${k}`] = apQ[j]!;
   });
   ks.forEach((k, j) => {
     out.metrics[`recall@${k}`] = n === 0 ? 0 : (100 * recallHits[j]!) / n;
     out.hits[`recall@${k}`] = recallHits[j]!;
+    out.perQuery[`recall@${k}`] = recallQ[j]!;
   });
   for (const aspect of CIRCO_ASPECTS) {
     const a = aspectAp.get(aspect);

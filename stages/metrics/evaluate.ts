@@ -48,6 +48,16 @@ export function evaluateRankings(
   ranked: readonly RankedQuery[],
   ks: MetricKs = {},
 ): Result<MetricsOutput, string> {
+  const r = evaluateRankingsPerQuery(loaded, ranked, ks);
+  return r.ok ? ok(r.value.output) : r;
+}
+
+/** `evaluateRankings` plus each metric's per-query values (dataset query order; see `MetricValues`). */
+export function evaluateRankingsPerQuery(
+  loaded: LoadedDataset,
+  ranked: readonly RankedQuery[],
+  ks: MetricKs = {},
+): Result<{ output: MetricsOutput; perQuery: Record<string, number[]> }, string> {
   const noGt = noGroundTruth(loaded);
   if (noGt !== null) return err(noGt);
   if (ranked.length !== loaded.queries.length)
@@ -73,12 +83,15 @@ export function evaluateRankings(
       break;
   }
   return ok({
-    dataset: loaded.dataset,
-    split: loaded.split,
-    subset: loaded.subset,
-    n: loaded.queries.length,
-    metrics: values.metrics,
-    hits: values.hits,
+    output: {
+      dataset: loaded.dataset,
+      split: loaded.split,
+      subset: loaded.subset,
+      n: loaded.queries.length,
+      metrics: values.metrics,
+      hits: values.hits,
+    },
+    perQuery: values.perQuery,
   });
 }
 

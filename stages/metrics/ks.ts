@@ -9,7 +9,8 @@ export const CIRR_RECALL_KS = [1, 2, 5, 10, 50] as const;
 export const CIRR_SUBSET_KS = [1, 2, 3] as const;
 export const FASHIONIQ_RECALL_KS = [10, 50] as const;
 export const GENECIS_RECALL_KS = [1, 2, 3] as const;
-export const CIRCO_KS = [5, 10, 25, 50] as const;
+/** mAP@1 is not on the CIRCO server's list; it is recorded for the y axis of the paper's Figures 2 and 3. */
+export const CIRCO_KS = [1, 5, 10, 25, 50] as const;
 /** The synthetic demo dataset reports recall like Fashion-IQ, at more depths. */
 export const SYNTHETIC_KS = [1, 5, 10, 50] as const;
 

@@ -23,6 +23,12 @@ export interface RankedQuery {
 export interface MetricValues {
   metrics: Record<string, number>;
   hits: Record<string, number>;
+  /**
+   * Per query (dataset query order), each metric's contribution in percent, so the metric is the mean of
+   * its list: 100 or 0 for a recall hit, 100 × AP for mAP. Metrics over a subset of the queries (CIRCO's
+   * per-aspect mAP) have none.
+   */
+  perQuery: Record<string, number[]>;
 }
 
 export { CIRR_RECALL_KS, CIRR_SUBSET_KS, FASHIONIQ_RECALL_KS, GENECIS_RECALL_KS };
@@ -44,6 +50,7 @@ function tally(prefix: string, ks: readonly number[], positions: readonly number
     const hits = positions.reduce((h, p) => h + (p >= 0 && p < k ? 1 : 0), 0);
     out.hits[`${prefix}@${k}`] = hits;
     out.metrics[`${prefix}@${k}`] = n === 0 ? 0 : (100 * hits) / n;
+    out.perQuery[`${prefix}@${k}`] = positions.map((p) => (p >= 0 && p < k ? 100 : 0));
   }
 }
 
@@ -68,7 +75,7 @@ export function cirrRecall(
     const order = r.subset ?? r.ids.filter((id) => members.has(id));
     subsetPositions.push(positionOf(order, target, ref));
   });
-  const out: MetricValues = { metrics: {}, hits: {} };
+  const out: MetricValues = { metrics: {}, hits: {}, perQuery: {} };
   tally('recall', ks, positions, out);
   tally('recall_subset', subsetKs, subsetPositions, out);
   return out;
@@ -81,7 +88,7 @@ export function fashionIqRecall(
   ks: readonly number[] = FASHIONIQ_RECALL_KS,
 ): MetricValues {
   const positions = queries.map((q, i) => positionOf(ranked[i]!.ids, q.targets[0]!, null));
-  const out: MetricValues = { metrics: {}, hits: {} };
+  const out: MetricValues = { metrics: {}, hits: {}, perQuery: {} };
   tally('recall', ks, positions, out);
   return out;
 }
@@ -92,7 +99,7 @@ export function genecisRecall(
   ks: readonly number[] = GENECIS_RECALL_KS,
 ): MetricValues {
   const positions = ranked.map((r) => positionOf(r.ids, '0', null));
-  const out: MetricValues = { metrics: {}, hits: {} };
+  const out: MetricValues = { metrics: {}, hits: {}, perQuery: {} };
   tally('recall', ks, positions, out);
   return out;
 }
@@ -101,8 +108,10 @@ export function genecisRecall(
  * The Fashion-IQ average: the arithmetic mean of the per-category percentages (NOT pooled over queries),
  * as CLIP4Cir (`statistics.mean`) and SEARLE (`np.mean`). Hits and n are summed for reference only.
  */
-export function fashionIqAverage(categories: readonly MetricValues[]): MetricValues {
-  const out: MetricValues = { metrics: {}, hits: {} };
+export function fashionIqAverage(
+  categories: readonly Pick<MetricValues, 'metrics' | 'hits'>[],
+): MetricValues {
+  const out: MetricValues = { metrics: {}, hits: {}, perQuery: {} };
   const keys = Object.keys(categories[0]?.metrics ?? {});
   for (const key of keys) {
     out.metrics[key] = categories.reduce((s, c) => s + c.metrics[key]!, 0) / categories.length;

@@ -13,7 +13,7 @@ import { parseNpy } from '../../runner/util/npy.js';
 import { err, ok, type Result } from '../../runner/util/result.js';
 import type { DatasetOutput, GalleryItem, MetricsOutput, QueryRecord, ScoreOutput } from '../contracts.js';
 import type { BenchmarkName, LoadedDataset } from '../datasets/types.js';
-import { evaluateRankings, noGroundTruth, type RankedQuery } from './evaluate.js';
+import { evaluateRankingsPerQuery, noGroundTruth, type RankedQuery } from './evaluate.js';
 import { SYNTHETIC_KS } from './ks.js';
 import { fashionIqRecall } from './recall.js';
 
@@ -71,6 +71,7 @@ export const metricsRunner: StageRunner = async (ctx) => {
       n: queries.value.length,
       metrics: v.metrics,
       hits: v.hits,
+      per_query: { ids: queries.value.map((q) => q.id), values: v.perQuery },
     });
   } else {
     const loaded: LoadedDataset = {
@@ -99,7 +100,13 @@ export const metricsRunner: StageRunner = async (ctx) => {
       };
       return ok({ output: { ...empty, note: noGt } as unknown as JsonObject });
     }
-    result = evaluateRankings(loaded, ranked);
+    const r = evaluateRankingsPerQuery(loaded, ranked);
+    result = r.ok
+      ? ok({
+          ...r.value.output,
+          per_query: { ids: queries.value.map((q) => q.id), values: r.value.perQuery },
+        })
+      : r;
   }
   if (!result.ok) return err(failure('bad-input', `metrics: ${result.error}`));
   return ok({ output: result.value as unknown as JsonObject, device: 'cpu' });
