@@ -6,6 +6,7 @@
  *     ─▶ located tree ─▶ ajv schema check ─▶ dataset/endpoint/seed checks ─▶ size check
  *     ─▶ sweep expansion ─▶ points (+ mode/block checks)
  */
+import { checkReport, reportContext } from '../../reports/spec.js';
 import { type Diagnostic, hasErrors } from '../diagnostics/diagnostic.js';
 import type { DraftPoint } from '../plan/points.js';
 import { expandPoints } from '../plan/points.js';
@@ -53,6 +54,8 @@ export function compileSpec(
   const assignments = expandSweep(sweepNode, diagnostics);
   if (hasErrors(diagnostics)) return { spec: null, diagnostics };
   const points = expandPoints(spec.tree, assignments, opts.datasetLabel, diagnostics);
+  if (hasErrors(diagnostics)) return { spec: null, diagnostics };
+  checkReport(spec.tree, reportContext(points, spec.path), diagnostics);
   if (hasErrors(diagnostics)) return { spec: null, diagnostics };
   return { spec: { path: spec.path, tree: spec.tree, json, files: spec.files, points }, diagnostics };
 }
