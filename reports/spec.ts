@@ -10,6 +10,7 @@ import { type Diagnostic, diag } from '../runner/diagnostics/diagnostic.js';
 import { didYouMean } from '../runner/diagnostics/suggest.js';
 import type { ParamValue } from '../runner/plan/types.js';
 import { type LNode, toJson } from '../runner/spec/located.js';
+import type { JsonValue } from '../runner/util/json.js';
 import type { DatasetName } from '../stages/contracts.js';
 import { metricChoices, resolveMetric } from '../stages/metrics/names.js';
 
@@ -57,14 +58,14 @@ export function itemKind(item: ReportItem): string {
 }
 
 /** The file stem of an item's outputs. */
-export function itemName(item: ReportItem, index: number): string {
+export function itemName(item: ReportItem): string {
   if (item.name) return item.name;
   if ('figure' in item) {
     if (item.figure === 'heatmap') return `heatmap-${slug(item.x)}-${slug(item.y)}`;
     return item.figure === 'scaling' ? 'scaling' : 'sensitivity';
   }
   if ('table' in item) return item.table === 'results' ? 'results' : 'compute';
-  return `grid-${item.grid}-${index}`;
+  return `grid-${item.grid}`;
 }
 
 export const slug = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '_');
@@ -81,15 +82,20 @@ export interface ReportContext {
 export function reportItems(tree: LNode): ReportItem[] {
   if (tree.kind !== 'map') return [];
   const node = tree.entries.get('report')?.value;
-  if (!node || node.kind !== 'seq') return [];
+  if (node?.kind !== 'seq') return [];
   return toJson(node) as unknown as ReportItem[];
+}
+
+/** The plan's `report` block (JSON, checked at compile time) as typed items. */
+export function reportItemsOf(report: JsonValue): ReportItem[] {
+  return Array.isArray(report) ? (report as unknown as ReportItem[]) : [];
 }
 
 /** Checks the `report:` block against the points; pushes located diagnostics. */
 export function checkReport(tree: LNode, ctx: ReportContext, diagnostics: Diagnostic[]): void {
   if (tree.kind !== 'map') return;
   const node = tree.entries.get('report')?.value;
-  if (!node || node.kind !== 'seq') return;
+  if (node?.kind !== 'seq') return;
   const names = new Map<string, LNode>();
   node.items.forEach((itemNode, i) => {
     if (itemNode.kind !== 'map') return;
@@ -123,7 +129,7 @@ export function checkReport(tree: LNode, ctx: ReportContext, diagnostics: Diagno
       );
     }
     const item = toJson(itemNode) as unknown as ReportItem;
-    const stem = itemName(item, i);
+    const stem = itemName(item);
     const prev = names.get(stem);
     if (prev)
       diagnostics.push(

@@ -93,7 +93,7 @@ function environmentProblem(e: unknown): { message: string; exitCode: number } |
 }
 
 /** The version in package.json (two folders above dist/runner/cli, or runner/cli under tsx). */
-function packageVersion(): string {
+export function packageVersion(): string {
   for (const rel of ['../../../package.json', '../../package.json']) {
     try {
       const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as {

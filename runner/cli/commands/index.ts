@@ -9,6 +9,7 @@ import { registerExplain } from './explain.js';
 import { registerExport } from './export.js';
 import { registerGc } from './gc.js';
 import { registerPlan } from './plan.js';
+import { registerReport } from './report.js';
 import { registerRun } from './run.js';
 import { registerStatus } from './status.js';
 import { registerTokenize } from './tokenize.js';
@@ -24,6 +25,7 @@ export const COMMANDS: RegisterCommand[] = [
   registerEvaluate,
   registerExport,
   registerStatus,
+  registerReport,
   registerGc,
   registerTokenize,
 ];

@@ -93,3 +93,19 @@ export const PROFILES: Readonly<Record<string, EmbedModelConfig>> = {
 };
 
 export const PROFILE_NAMES = Object.keys(PROFILES);
+
+/**
+ * Parameters of each built-in profile's checkpoint (image + text towers), in millions, for ordering
+ * backbones by size in scaling plots. OpenCLIP and CLIP: open_clip's model table; SigLIP2: the model card.
+ * Kept beside the profiles rather than in them, so model configs (and the keys that hash them) stay as
+ * they are.
+ */
+export const PARAMETER_COUNTS_M: Readonly<Record<string, number>> = {
+  'clip-vit-b-32': 151.28,
+  'openclip-vit-b-32': 151.28,
+  'openclip-vit-l-14': 427.62,
+  'openclip-vit-h-14': 986.11,
+  'openclip-vit-g-14': 1366.68,
+  'openclip-vit-bigg-14': 2539.57,
+  'siglip2-base-patch16-224': 375.19,
+};
