@@ -157,11 +157,12 @@ export function bySize(models: readonly string[]): { model: string; label: strin
 export function scalingSpec(item: Extract<ReportItem, { figure: 'scaling' }>, data: ExperimentData): VlSpec {
   const xField = item.x ?? 'retrieval.model';
   const seriesField = item.series ?? 'dataset';
-  const models = [...new Set(data.points.map((p) => showValue(p.params[xField])))];
+  const own = data.points.filter((p) => xField in p.params);
+  const models = [...new Set(own.map((p) => showValue(p.params[xField])))];
   const order = bySize(models);
   const labelOf = new Map(order.map((o) => [o.model, o.label]));
   const values: JsonObject[] = [];
-  for (const g of groupPoints(data.points, [xField, seriesField])) {
+  for (const g of groupPoints(own, [xField, seriesField])) {
     const metric = figureMetric(item, g.points);
     const s = metricStats(g.points, metric);
     if (!s) continue;

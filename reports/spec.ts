@@ -204,7 +204,8 @@ export function checkReport(tree: LNode, ctx: ReportContext, diagnostics: Diagno
       if (!existsSync(file))
         diagnostics.push(
           diag(`baselines file \`${baselines.value}\` does not exist (looked for ${file})`, baselines.span, {
-            hint: 'paths are relative to the spec file, e.g. `baselines/table1-fashioniq.json`',
+            hint: 'paths are relative to the spec file, e.g. `baselines/table1.json`; `pefuse report` needs it',
+            severity: 'warning',
           }),
         );
     }

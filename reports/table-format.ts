@@ -96,7 +96,7 @@ export function toLatex(t: TableModel): string {
   const spec = 'l'.repeat(nLabel + 1) + 'r'.repeat(t.valueHeaders.length) + (t.extraHeader ? 'l' : '');
   const head = [...t.labelHeaders, 'source', ...t.valueHeaders, ...(t.extraHeader ? [t.extraHeader] : [])];
   const lines = [
-    `% ${t.title.replace(/\n/g, ' ')}`,
+    `% ${latexEscape(t.title.replace(/\n/g, ' '))}`,
     `% ${nCols} columns; reported rows (from papers) first, then reproduced rows; best \\textbf, second \\underline`,
     `\\begin{tabular}{${spec}}`,
     '\\toprule',

@@ -18,6 +18,9 @@ import type { ReportItem } from './spec.js';
 import { formatInterval, meanStd, pairedBootstrap } from './stats.js';
 import type { TableModel, TableRow } from './table-format.js';
 
+/** The mode a point ran (its configuration's, when the sweep does not set it). */
+const modeOf = (p: PointData | undefined) => (typeof p?.config.mode === 'string' ? p.config.mode : undefined);
+
 /** Swept fields that name a row by default: all but dataset and repeat. */
 export function defaultRowFields(points: readonly PointData[]): string[] {
   const fields = new Set<string>();
@@ -63,7 +66,7 @@ export function resultsTable({ item, data, perQuery, baselines, seed }: ResultsT
   const cols = tableColumns(points, item.metrics);
   const other = fields.filter((f) => f !== 'mode');
   const rows: TableRow[] = groups.map((g) => ({
-    labels: [methodOfMode(g.config.mode), ...other.map((f) => showValue(g.config[f]))],
+    labels: [methodOfMode(g.config.mode ?? modeOf(g.points[0])), ...other.map((f) => showValue(g.config[f]))],
     values: cols.map((c) => cellStats(g.points, c)),
     origin: 'reproduced',
   }));
@@ -137,7 +140,12 @@ export function computeTable(
     const gen = [...new Set(c.map((r) => r.generator).filter(Boolean))].join(', ') || '—';
     const emb = [...new Set(c.map((r) => r.embedder).filter(Boolean))].join(', ') || '—';
     return {
-      labels: [methodOfMode(g.config.mode), gen, emb, ...other.map((f) => showValue(g.config[f]))],
+      labels: [
+        methodOfMode(g.config.mode ?? modeOf(g.points[0])),
+        gen,
+        emb,
+        ...other.map((f) => showValue(g.config[f])),
+      ],
       values: [
         mem.length > 0 ? { mean: Math.max(...mem), std: null, n: mem.length } : null,
         pick((r) => r.inferSPerSample),
