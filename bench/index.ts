@@ -41,6 +41,10 @@ const BENCHES: Record<string, Bench> = {
     load: () => import('./dummy.js'),
     what: 'synthetic dataset generation and dummy backends vs sharp decode alone',
   },
+  report: {
+    load: () => import('./report.js'),
+    what: 'the whole `pefuse report` of a 30-point × 3-repeat sweep (target < 5 s) vs `pefuse status` on the same database',
+  },
 };
 
 const USAGE = `usage: npm run bench -- NAME… [--repeat N]

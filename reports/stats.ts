@@ -5,7 +5,7 @@
  * Paired bootstrap (documented in README "Reports"): for two configurations A and B,
  * 1. each configuration's per-query values (100/0 per recall hit, 100 × AP for mAP; an aggregate
  *    averages its metrics per query) are averaged over its repeats, per query;
- * 2. only queries both have are kept (n of them), d_q = A_q − B_q;
+ * 2. only queries both have are kept (n of them, in query-id order), d_q = A_q − B_q;
  * 3. 10,000 times: draw n query indices uniformly with replacement (mulberry32 seeded with `seed`; the
  *    same draw serves both rows because the difference is resampled), take the mean of d over the draw;
  * 4. the 95% interval is the 2.5th and 97.5th percentiles of those means (linear interpolation between
@@ -70,6 +70,23 @@ export function percentile(sorted: Float64Array | readonly number[], p: number):
   return i + 1 < sorted.length ? a + f * (sorted[i + 1]! - a) : a;
 }
 
+const indexCache = new Map<string, Int32Array>();
+
+/**
+ * The resampled query positions (resamples × n, row-major) drawn with mulberry32(seed): position =
+ * floor(u · n) for each uniform u. The same draw serves every comparison over n queries (kept while small).
+ */
+function resampleIndices(n: number, seed: number, resamples: number): Int32Array {
+  const key = `${n}/${seed}/${resamples}`;
+  const hit = indexCache.get(key);
+  if (hit) return hit;
+  const rng = mulberry32(seed);
+  const idx = new Int32Array(resamples * n);
+  for (let o = 0; o < idx.length; o++) idx[o] = Math.floor(rng() * n);
+  if (idx.length <= 8_000_000) indexCache.set(key, idx);
+  return idx;
+}
+
 /** Paired bootstrap 95% interval of mean(A − B); null when no query is shared. */
 export function pairedBootstrap(
   a: ReadonlyMap<string, number>,
@@ -77,20 +94,18 @@ export function pairedBootstrap(
   seed: number = DEFAULT_BOOTSTRAP_SEED,
   resamples: number = BOOTSTRAP_RESAMPLES,
 ): Interval | null {
+  // Paired queries in id order, so the draw does not depend on the order rows were read.
   const d: number[] = [];
-  for (const [q, va] of a) {
-    const vb = b.get(q);
-    if (vb !== undefined) d.push(va - vb);
-  }
+  for (const q of [...a.keys()].filter((k) => b.has(k)).sort()) d.push(a.get(q)! - b.get(q)!);
   const n = d.length;
   if (n === 0) return null;
   const diff = d.reduce((s, v) => s + v, 0) / n;
-  const rng = mulberry32(seed);
+  const idx = resampleIndices(n, seed, resamples);
   const means = new Float64Array(resamples);
-  for (let r = 0; r < resamples; r++) {
-    let s = 0;
-    for (let i = 0; i < n; i++) s += d[Math.floor(rng() * n)]!;
-    means[r] = s / n;
+  for (let r = 0, o = 0; r < resamples; r++) {
+    let sum = 0;
+    for (let i = 0; i < n; i++, o++) sum += d[idx[o]!]!;
+    means[r] = sum / n;
   }
   means.sort();
   const lo = percentile(means, 0.025);
