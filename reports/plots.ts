@@ -97,8 +97,13 @@ export function sensitivitySpec(
     const base = baseValue(param, points, item.base);
     if (typeof base === 'number') values.push({ kind: 'base', param, x: base });
   }
-  const color = { field: 'series', type: 'nominal', title: item.series ?? 'metric' };
-  const x = { field: 'x', type: 'quantitative', title: null, scale: { zero: false } };
+  const color = {
+    field: 'series',
+    type: 'nominal',
+    title: item.series ?? 'metric',
+    legend: { symbolOpacity: 1 },
+  };
+  const x = { field: 'x', type: 'quantitative', title: null, scale: { zero: false }, axis: { tickCount: 5 } };
   const spec: VlSpec = {
     $schema: SCHEMA,
     title: item.title ?? `${data.experiment}: ${metricLabel(metric)} vs. each swept parameter`,

@@ -17,7 +17,7 @@ export interface PageCheck {
   chartsDone: boolean;
 }
 
-export async function checkPage(htmlFile: string, screenshot: string): Promise<PageCheck> {
+export async function checkPage(htmlFile: string, screenshot: string, fullPage = true): Promise<PageCheck> {
   if (!CHROMIUM) throw new Error('no chromium');
   const puppeteer = (await import('puppeteer-core')).default;
   // Chromium writes crash reports under $XDG_CONFIG_HOME even with a temporary profile.
@@ -45,7 +45,7 @@ export async function checkPage(htmlFile: string, screenshot: string): Promise<P
     await page.waitForFunction('window.__chartsDone === true', { timeout: 30_000 });
     const charts = (await page.evaluate(`[...document.querySelectorAll('.chart')].map((el) => ({
       id: el.id, svgs: el.querySelectorAll('svg').length, height: el.getBoundingClientRect().height }))`)) as PageCheck['charts'];
-    await page.screenshot({ path: screenshot as `${string}.png`, fullPage: true });
+    await page.screenshot({ path: screenshot as `${string}.png`, fullPage });
     return { errors, charts, chartsDone: true };
   } finally {
     await browser.close();
