@@ -31,7 +31,7 @@ describe('YAML resource limits', () => {
 
   it('ordinary anchors and aliases still work', async () => {
     const r = await check({
-      'spec.yaml': `${BASE}report: { a: &t 0.3, b: *t }\nsweep: { points: [ {mllm.temperature: *t} ] }\n`,
+      'spec.yaml': `${BASE}report: [ { figure: sensitivity, base: { mllm.temperature: &t 0.3 } } ]\nsweep: { points: [ {mllm.temperature: *t} ] }\n`,
     });
     expect(r.text).toBe('');
     expect(r.plan?.points.map((p) => p.params['mllm.temperature'])).toEqual([0.3]);
