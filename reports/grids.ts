@@ -94,25 +94,20 @@ export async function qualitativeGrid(
     top.set(String(r.query_id), [...(top.get(String(r.query_id)) ?? []), String(r.gallery_id)]);
   const composeKey = keyOf('mllm.compose');
   const editKey = keyOf('diffusion.edit');
-  const texts = composeKey ? await readGenerations(req.db, composeKey) : new Map();
+  const descriptions = composeKey ? await readGenerations(req.db, composeKey) : new Map();
   const edits = editKey ? await readGenerations(req.db, editKey) : new Map();
 
   const sharp = (await import('sharp')).default;
   const { Resvg } = await import('@resvg/resvg-js');
-  const textPng = (lines: { text: string; bold?: boolean }[], w: number, h: number): Buffer => {
-    const tspans = lines
-      .map(
-        (l, i) =>
-          `<text x="4" y="${16 + i * 15}" font-size="12" font-family="DejaVu Sans"${l.bold ? ' font-weight="bold"' : ''}>${htmlEscape(l.text)}</text>`,
-      )
-      .join('');
-    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}">${tspans}</svg>`;
-    return new Resvg(svg, {
-      background: 'white',
-      font: { loadSystemFonts: false, fontFiles: FONT_FILES, defaultFontFamily: 'DejaVu Sans' },
-    })
-      .render()
-      .asPng();
+  // All text goes into one SVG overlay rendered once by resvg (each render parses the font files).
+  const texts: string[] = [];
+  const text = (lines: { text: string; bold?: boolean }[], left: number, top: number): void => {
+    for (const [i, l] of lines.entries())
+      texts.push(
+        `<text x="${left + 4}" y="${top + 16 + i * 15}" font-size="12" font-family="DejaVu Sans"${
+          l.bold ? ' font-weight="bold"' : ''
+        }>${htmlEscape(l.text)}</text>`,
+      );
   };
   const thumb = async (source: string | Buffer | null, frame: string): Promise<Buffer> => {
     const inner = TILE - 8;
@@ -146,22 +141,18 @@ export async function qualitativeGrid(
   const height = headerH + ids.length * rowH;
   const layers: { input: Buffer; left: number; top: number }[] = [];
   cols.forEach((c, j) => {
-    layers.push({
-      input: textPng([{ text: c, bold: true }], TILE, headerH),
-      left: TEXT_W + GAP + j * (TILE + GAP),
-      top: 0,
-    });
+    text([{ text: c, bold: true }], TEXT_W + GAP + j * (TILE + GAP), 0);
   });
   for (const [i, id] of ids.entries()) {
     const q = byId.get(id)!;
     const y = headerH + i * rowH;
-    const desc = texts.get(id)?.text;
+    const desc = descriptions.get(id)?.text;
     const lines = [
       { text: `query ${id}`, bold: true },
       ...wrap(`text: ${q.text}`, 40),
       ...(typeof desc === 'string' ? wrap(`MLLM: ${desc}`, 40) : []),
     ].slice(0, 9);
-    layers.push({ input: textPng(lines, TEXT_W, TILE), left: 0, top: y });
+    text(lines, 0, y);
     const tiles: (string | Buffer | null)[] = [q.reference.path];
     if (editKey) {
       const sha = edits.get(id)?.image_sha256;
@@ -178,14 +169,16 @@ export async function qualitativeGrid(
       layers.push({ input: await thumb(t, frames[j]!), left: TEXT_W + GAP + j * (TILE + GAP), top: y });
       const g = j >= tiles.length - 5 ? retrieved[j - (tiles.length - 5)] : undefined;
       const label = g ? `${g}${q.targets.includes(g) ? ' ✓ GT' : ''}` : '';
-      if (label)
-        layers.push({
-          input: textPng([{ text: label }], TILE, LABEL_H),
-          left: TEXT_W + GAP + j * (TILE + GAP),
-          top: y + TILE,
-        });
+      if (label) text([{ text: label }], TEXT_W + GAP + j * (TILE + GAP), y + TILE - 2);
     }
   }
+  const overlay = new Resvg(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${texts.join('')}</svg>`,
+    { font: { loadSystemFonts: false, fontFiles: FONT_FILES, defaultFontFamily: 'DejaVu Sans' } },
+  )
+    .render()
+    .asPng();
+  layers.push({ input: overlay, left: 0, top: 0 });
   const png = await sharp({ create: { width, height, channels: 3, background: '#ffffff' } })
     .composite(layers)
     .png()
