@@ -143,7 +143,10 @@ export async function writeReport(req: ReportRequest): Promise<ReportResult | { 
         const pq = await perQuery(metric ?? firstMetric(data, item.metrics));
         model = resultsTable({ item, data, perQuery: pq, baselines, seed: req.seed });
       } else {
-        model = computeTable(item, data, compute);
+        const baselines = item.baselines
+          ? readBaselines(resolve(dirname(req.specFile), item.baselines))
+          : null;
+        model = computeTable(item, data, compute, baselines);
       }
       if (req.formats.has('md')) await out(`${name}.md`, toMarkdown(model));
       if (req.formats.has('tex')) await out(`${name}.tex`, toLatex(model));

@@ -33,7 +33,7 @@ export type ReportItem =
   | (Common & { figure: 'scaling'; x?: string; series?: string })
   | (Common & { figure: 'heatmap'; x: string; y: string })
   | (Common & { table: 'results'; metrics?: string[]; rows?: string[]; baselines?: string })
-  | (Common & { table: 'compute'; rows?: string[] })
+  | (Common & { table: 'compute'; rows?: string[]; baselines?: string })
   | (Common & { grid: GridKind; queries?: string[]; count?: number });
 
 const COMMON = ['name', 'title', 'metric'];
@@ -43,7 +43,7 @@ const OPTIONS: Record<string, readonly string[]> = {
   scaling: ['x', 'series'],
   heatmap: ['x', 'y'],
   results: ['metrics', 'rows', 'baselines'],
-  compute: ['rows'],
+  compute: ['rows', 'baselines'],
   best: ['count'],
   worst: ['count'],
   chosen: ['queries'],
