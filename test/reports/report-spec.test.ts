@@ -44,10 +44,10 @@ describe('report: block', () => {
 
   it('refuses options of another kind and two kinds in one item', async () => {
     const r = await validate(
-      'report:\n  - table: compute\n    baselines: x.json\n  - figure: scaling\n    table: results\n',
+      'report:\n  - table: compute\n    series: mode\n  - figure: scaling\n    table: results\n',
     );
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toMatch(/spec\.yaml:11:5: error: `baselines` does not apply to table `compute`/);
+    expect(r.stderr).toMatch(/spec\.yaml:11:5: error: `series` does not apply to table `compute`/);
     expect(r.stderr).toContain('one item makes one thing, but this one has `figure` and `table`');
   });
 
