@@ -73,4 +73,13 @@ describe('report: block', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     for (const s of specs) expect(r.stdout).toContain(`${s}: ok`);
   });
+
+  it('pefuse report before any run says to run the spec first', async () => {
+    const cache = join(tempDir('pefuse-report-none-'), 'cache');
+    const r = await pefuse(['--cache', cache, 'report', 'experiments/demo.yaml']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toBe(
+      `pefuse report: no results database at ${join(cache, 'results.duckdb')} yet; run \`pefuse run experiments/demo.yaml\` first\n`,
+    );
+  });
 });

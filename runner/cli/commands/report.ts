@@ -4,7 +4,7 @@
  * and the cache. It never runs a stage. Points are the experiment's points of its latest run.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { checkCacheDir } from '../cache-dir.js';
@@ -68,6 +68,11 @@ export function registerReport(program: Command, io: CliIo, setExit: (code: numb
       const { dbFileProblem } = await import('../../results/check.js');
       const problem = await dbFileProblem(file, false);
       if (problem !== null) throw new CliExit(EXIT_USAGE, `pefuse report: ${problem}`);
+      if (!existsSync(file))
+        throw new CliExit(
+          EXIT_USAGE,
+          `pefuse report: no results database at ${file} yet; run \`pefuse run ${specs[0] ?? 'SPEC'}\` first`,
+        );
       const { openResults } = await import('../../results/db.js');
       const { writeReport } = await import('../../../reports/report.js');
       const { readExperiment, ReportDataError } = await import('../../../reports/data.js');
