@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planStoreAt } from '../runner/cli/plan-store.js';
-import { buildPlan } from '../runner/plan/build.js';
+import { planFile } from '../runner/frontend.js';
 import { createPipeline } from '../stages/catalog.js';
 import { type BenchRow, peakRssMb, printTable, repeated, repeats, showSpread } from './table.js';
 
@@ -73,12 +73,12 @@ export async function run(): Promise<void> {
       pipeline,
       store: planStoreAt(join(dir, 'cache')),
     };
-    await buildPlan(file, opts); // warm-up (JIT)
+    await planFile(file, opts); // warm-up (JIT)
     let points = 0;
     let stages = 0;
     const plan = await repeated(reps, async () => {
       const t0 = performance.now();
-      const r = await buildPlan(file, opts);
+      const r = await planFile(file, opts);
       const s = (performance.now() - t0) / 1000;
       if (!r.ok) throw new Error('bench spec failed to plan');
       points = r.value.points.length;

@@ -206,6 +206,7 @@ export function createPipeline(): Pipeline<PointFacts> {
     definitions: definitions(),
     facts: (configs, ctx) => resolveFacts(configs, ctx, RUNNABLE_BACKENDS),
     chain: chainFor,
+    unresolved: (facts) => facts.unresolved,
     datasetLabel,
   };
 }

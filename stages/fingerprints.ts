@@ -5,9 +5,11 @@
  * can be checked on a laptop without the data); a malformed annotation file is an error.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { type Diagnostic, diag } from '../runner/diagnostics/diagnostic.js';
-import type { PlanContext } from '../runner/plan/stage.js';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type Diagnostic, diag, type SourceSpan } from '../runner/diagnostics/diagnostic.js';
+import type { PlanContext, Unresolved } from '../runner/plan/stage.js';
+import { requiredBlocks } from '../runner/spec/semantic.js';
 import type { DatasetSpec, PointConfig } from '../runner/spec/types.js';
 import { canonicalJson, type JsonValue, sha256Hex } from '../runner/util/json.js';
 import type { DatasetName } from './contracts.js';
@@ -34,7 +36,7 @@ export async function resolveFacts(
   const diagnostics: Diagnostic[] = [];
   const datasets = new Map<string, Promise<PointFacts['dataset']>>();
   const prompts = new Map<string, string>();
-  const models = new Map<string, Promise<JsonValue>>();
+  const models = new Map<string, Promise<{ id: JsonValue; unresolved: Unresolved | null }>>();
   const out: Promise<PointFacts>[] = [];
   const datasetIndex = new Map<string, number>();
   const warned = new Set<string>();
@@ -81,7 +83,7 @@ export async function resolveFacts(
     const retrievalDir =
       c.retrieval.backend === 'dummy' || c.retrieval.model_dir === undefined
         ? null
-        : resolve(ctx.cwd, c.retrieval.model_dir);
+        : userPath(c.retrieval.model_dir, ctx);
     const id = `${dk}\u0000${mk}\u0000${compose}\u0000${caption}\u0000${retrievalDir}`;
     let facts = shared.get(id);
     if (!facts) {
@@ -91,7 +93,8 @@ export async function resolveFacts(
         dataset,
         retrievalDir,
         prompts: { compose, caption },
-        retrieval,
+        retrieval: retrieval.id,
+        unresolved: [dataset.unresolved, retrieval.unresolved].filter((u): u is Unresolved => u !== null),
         diffusionFake,
       }));
       shared.set(id, facts);
@@ -145,7 +148,9 @@ function checkBackends(
   warned: Set<string>,
   diagnostics: Diagnostic[],
 ): void {
-  for (const block of ['mllm', 'diffusion'] as const) {
+  // Only the blocks this point's mode uses: a fragment's diffusion block in a t2i spec runs nothing.
+  const used = requiredBlocks(c.mode, c.diffusion?.text);
+  for (const block of used) {
     const backend = c[block]?.backend;
     if (backend === undefined || runnable[block].includes(backend)) continue;
     const id = `${block}:${backend}`;
@@ -153,9 +158,13 @@ function checkBackends(
     warned.add(id);
     diagnostics.push(
       diag(
-        `backend "${backend}" is not available in this version: its stages will fail with not-implemented; use backend: dummy to try the pipeline`,
+        `backend "${backend}" is not available in this version of pefuse: its ${block === 'mllm' ? 'MLLM' : 'diffusion'} stages will fail when run`,
         ctx.spanOf([block, 'backend'], backend),
-        { severity: 'warning' },
+        {
+          severity: 'warning',
+          code: 'backend-unavailable',
+          hint: 'use `backend: dummy` to try the pipeline end to end',
+        },
       ),
     );
   }
@@ -242,20 +251,37 @@ async function datasetFacts(
       gallery: d.n_gallery ?? SYNTHETIC_DEFAULTS.n_gallery,
       root: null,
       images: null,
+      unresolved: null,
     };
   }
-  const root = resolve(ctx.cwd, d.root ?? '.');
-  const images = d.images !== undefined ? resolve(ctx.cwd, d.images) : null;
   const span = ctx.spanOf(['datasets', index, 'root']);
+  const root = userPath(d.root ?? '.', ctx, span, diagnostics);
+  const images =
+    d.images !== undefined
+      ? userPath(d.images, ctx, ctx.spanOf(['datasets', index, 'images']), diagnostics)
+      : null;
 
   if (!existsSync(root)) {
+    const variables = unsetVariables(span, ctx);
     diagnostics.push(
       diag(`dataset root not found: ${root}`, span, {
         severity: 'warning',
-        hint: 'the plan uses the path as the dataset identity; `pefuse run` needs the annotation files there',
+        code: 'dataset-root-missing',
+        unresolved: 'missing',
+        hint:
+          variables.length > 0
+            ? `${variables.map((v) => `$${v}`).join(', ')} ${variables.length === 1 ? 'is' : 'are'} not set, so the default was used; set it, or put the data there. Until then the points on this dataset are unresolved: \`pefuse run\` skips them`
+            : 'put the annotation files there (or fix the path). Until then the points on this dataset are unresolved: `pefuse run` refuses them',
       }),
     );
-    return { data: { unresolved: root }, queries: null, gallery: null, root, images };
+    return {
+      data: { unresolved: root },
+      queries: null,
+      gallery: null,
+      root,
+      images,
+      unresolved: { reason: `dataset root not found: ${root}`, path: root, variables, span },
+    };
   }
   const loaded = await loadDataset({
     dataset: d.name as BenchmarkName,
@@ -267,16 +293,50 @@ async function datasetFacts(
   });
   if (!loaded.ok) {
     diagnostics.push(diag(loaded.error.message, span, { hint: 'fix or re-download the annotation file' }));
-    return { data: null, queries: null, gallery: null, root, images };
+    return { data: null, queries: null, gallery: null, root, images, unresolved: null };
   }
-  for (const w of loaded.value.warnings) diagnostics.push(diag(w, span, { severity: 'warning' }));
+  // A gallery that cannot be built (or no queries) leaves nothing to compute: the points are unresolved
+  // and the loader's warnings say why, before any other warning.
   const n = loaded.value.queries.length;
+  const empty = !loaded.value.galleryKnown || loaded.value.gallery.length === 0 || n === 0;
+  for (const w of loaded.value.warnings)
+    diagnostics.push(
+      diag(w, span, {
+        severity: 'warning',
+        code: `dataset:${w}`,
+        ...(empty
+          ? {
+              unresolved: 'empty' as const,
+              hint: 'nothing can be computed on this dataset until this is fixed: its points are unresolved and `pefuse run` refuses them',
+            }
+          : {}),
+      }),
+    );
+  const unresolved: Unresolved | null = empty
+    ? {
+        reason:
+          n === 0
+            ? `${d.name} ${d.split ?? 'val'} has no queries under ${root}`
+            : `the ${d.name} gallery cannot be built from ${root}`,
+        path: root,
+        variables: [],
+        span,
+      }
+    : null;
+  if (empty && loaded.value.warnings.length === 0)
+    diagnostics.push(
+      diag(`${unresolved!.reason}: its points are unresolved and will not run`, span, {
+        severity: 'warning',
+        unresolved: 'empty',
+      }),
+    );
   return {
     data: { annotations: `sha256:${loaded.value.contentHash}` },
     queries: d.limit !== undefined ? Math.min(d.limit, n) : n,
     gallery: loaded.value.gallery.length,
     root,
     images,
+    unresolved,
   };
 }
 
@@ -284,31 +344,68 @@ async function retrievalIdentity(
   r: PointConfig['retrieval'],
   ctx: PlanContext,
   diagnostics: Diagnostic[],
-): Promise<JsonValue> {
-  if (r.backend === 'dummy') return { backend: 'dummy', model: 'dummy-embed', version: 1 };
-  const dir = r.model_dir !== undefined ? resolve(ctx.cwd, r.model_dir) : null;
+): Promise<{ id: JsonValue; unresolved: Unresolved | null }> {
+  if (r.backend === 'dummy')
+    return { id: { backend: 'dummy', model: 'dummy-embed', version: 1 }, unresolved: null };
+  const span = ctx.spanOf(
+    r.model_dir !== undefined ? ['retrieval', 'model_dir'] : ['retrieval', 'model'],
+    r.model_dir ?? r.model,
+  );
+  const dir = r.model_dir !== undefined ? userPath(r.model_dir, ctx, span, diagnostics) : null;
   if (dir === null || !existsSync(dir)) {
+    const variables = unsetVariables(span, ctx);
     diagnostics.push(
-      diag(
-        `retrieval model folder not found: ${dir ?? '(no retrieval.model_dir)'}`,
-        ctx.spanOf(
-          r.model_dir !== undefined ? ['retrieval', 'model_dir'] : ['retrieval', 'model'],
-          r.model_dir ?? r.model,
-        ),
-        {
-          severity: 'warning',
-          hint: 'export the towers with stages/embed/export_onnx.py; until then the key uses the profile name',
-        },
-      ),
+      diag(`retrieval model folder not found: ${dir ?? '(no retrieval.model_dir)'}`, span, {
+        severity: 'warning',
+        code: 'model-folder-missing',
+        unresolved: 'missing',
+        hint:
+          (variables.length > 0
+            ? `${variables.map((v) => `$${v}`).join(', ')} ${variables.length === 1 ? 'is' : 'are'} not set, so the default was used; set it, or export the model there`
+            : 'export the towers with stages/embed/export_onnx.py') +
+          '. Until then the points using this model are unresolved: `pefuse run` refuses them',
+      }),
     );
-    return { backend: 'onnx', profile: r.model, unresolved: dir };
+    return {
+      id: { backend: 'onnx', profile: r.model, unresolved: dir },
+      unresolved: {
+        reason: `retrieval model folder not found: ${dir ?? '(no retrieval.model_dir)'}`,
+        ...(dir !== null ? { path: dir } : {}),
+        variables,
+        span,
+      },
+    };
   }
   const id = await modelIdentity(dir, { profile: r.model });
   if (!id.ok) {
-    diagnostics.push(
-      diag(`retrieval model folder ${dir}: ${id.error}`, ctx.spanOf(['retrieval', 'model_dir'], r.model_dir)),
-    );
-    return null;
+    diagnostics.push(diag(`retrieval model folder ${dir}: ${id.error}`, span));
+    return { id: null, unresolved: null };
   }
-  return id.value;
+  return { id: id.value, unresolved: null };
+}
+
+/**
+ * A path written in a spec, made absolute against the working directory, with `~` and `~/…` standing
+ * for the home directory as in a shell. `~user/…` is refused (a located error): pefuse does not look up
+ * other users' home directories.
+ */
+function userPath(p: string, ctx: PlanContext, span?: SourceSpan | null, diagnostics?: Diagnostic[]): string {
+  if (p === '~' || p.startsWith('~/')) return join(ctx.env.HOME || homedir(), p.slice(1));
+  if (p.startsWith('~') && diagnostics && span !== undefined) {
+    const user = p.slice(1).split('/')[0];
+    diagnostics.push(
+      diag(`\`${p}\`: \`~${user}\` (another user's home directory) is not expanded`, span, {
+        hint: 'write the full path, or `~/…` for your own home directory',
+      }),
+    );
+  }
+  return resolve(ctx.cwd, p);
+}
+
+/** `${env:VAR}` variables written in the value at `span` that are unset (or empty) in the environment. */
+function unsetVariables(span: SourceSpan | null, ctx: PlanContext): string[] {
+  if (span === null) return [];
+  const text = span.source.slice(span.start, span.end);
+  const names = [...text.matchAll(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
+  return [...new Set(names)].filter((n) => !ctx.env[n]);
 }

@@ -13,7 +13,7 @@
  *   i2t: dataset ─▶ [mllm.compose ─▶] diffusion.edit ─▶ embed.image ─┐
  *        dataset ─▶ mllm.caption ─▶ embed.text ─────────────────────┴▶ score ─▶ metrics
  */
-import type { StageNodeSpec } from '../runner/plan/stage.js';
+import type { StageNodeSpec, Unresolved } from '../runner/plan/stage.js';
 import type { PointConfig } from '../runner/spec/types.js';
 import type { JsonObject, JsonValue } from '../runner/util/json.js';
 import { DEFAULT_SPLIT, MLLM_DEFAULTS, SCORE_DEFAULTS } from './defaults.js';
@@ -28,6 +28,8 @@ export interface PointFacts {
     gallery: number | null;
     root: string | null;
     images: string | null;
+    /** Why the dataset did not resolve (its root is not there, its gallery cannot be built). */
+    unresolved: Unresolved | null;
   };
   /** Prompt template hashes (compose, caption). */
   prompts: { compose: string; caption: string };
@@ -37,6 +39,8 @@ export interface PointFacts {
   retrievalDir: string | null;
   /** The fake diffusion pipeline injected for tests (`PEFUSE_DIFFUSION_FAKE`), or null. */
   diffusionFake: string | null;
+  /** What did not resolve for this point (the dataset, the retrieval model): empty when all did. */
+  unresolved: Unresolved[];
 }
 
 export function datasetParams(d: PointConfig['dataset']): JsonObject {

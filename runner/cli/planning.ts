@@ -1,6 +1,6 @@
 /**
  * Shared by every command that takes a spec: global options → cache root → store → pipeline →
- * `buildPlan`, with diagnostics rendered the same way everywhere.
+ * `planFile` (spec → sweep → plan), with diagnostics rendered the same way everywhere.
  *
  * Imported by every command at start-up (`pefuse --version` included), so it imports the planner,
  * the catalog and the store only inside `planSpec`.
@@ -47,12 +47,12 @@ export async function planSpec(
   io: CliIo,
   req: PlanRequest,
 ): Promise<Result<Plan, Diagnostic[]>> {
-  const [{ buildPlan }, { createPipeline }, { planStoreAt }] = await Promise.all([
-    import('../plan/build.js'),
+  const [{ planFile }, { createPipeline }, { planStoreAt }] = await Promise.all([
+    import('../frontend.js'),
     import('../../stages/catalog.js'),
     import('./plan-store.js'),
   ]);
-  return buildPlan(file, {
+  return planFile(file, {
     overrides: req.overrides,
     cwd: io.cwd,
     env: io.env,
@@ -63,10 +63,12 @@ export async function planSpec(
 }
 
 /**
- * Prints diagnostics to stderr: every error, and warnings deduplicated and capped (a spec with nine
- * datasets whose roots are not there yet should not bury its one error).
+ * Prints diagnostics to stderr: every error, then the warnings that leave points unresolved, then the
+ * others. Warnings are deduplicated, and only warnings of one kind are folded into a count past
+ * `maxPerKind` (a spec with nine datasets whose roots are not there yet should not bury its one error,
+ * nor hide a different warning behind them).
  */
-export function printDiagnostics(io: CliIo, diags: readonly Diagnostic[], maxWarnings = 3): void {
+export function printDiagnostics(io: CliIo, diags: readonly Diagnostic[], maxPerKind = 3): void {
   const seen = new Set<string>();
   const unique = diags.filter((d) => {
     const id = `${d.severity}|${d.message}|${d.span?.file}:${d.span?.start}`;
@@ -75,11 +77,28 @@ export function printDiagnostics(io: CliIo, diags: readonly Diagnostic[], maxWar
     return true;
   });
   const warnings = unique.filter((d) => d.severity === 'warning');
-  const shown = [...unique.filter((d) => d.severity === 'error'), ...warnings.slice(0, maxWarnings)];
+  const ordered = [
+    ...warnings.filter((d) => d.unresolved === 'empty'),
+    ...warnings.filter((d) => d.unresolved === 'missing'),
+    ...warnings.filter((d) => d.unresolved === undefined),
+  ];
+  const byKind = new Map<string, Diagnostic[]>();
+  for (const w of ordered) {
+    const kind = w.code ?? `message:${w.message}`;
+    byKind.set(kind, [...(byKind.get(kind) ?? []), w]);
+  }
+  const shown = unique.filter((d) => d.severity === 'error');
+  const folded: string[] = [];
+  for (const list of byKind.values()) {
+    shown.push(...list.slice(0, maxPerKind));
+    if (list.length > maxPerKind)
+      folded.push(
+        `(${list.length - maxPerKind} more warning${list.length - maxPerKind === 1 ? '' : 's'} like "${list[0]!.message}" not shown)`,
+      );
+  }
   const text = renderDiagnostics(shown);
   if (text) io.stderr(text);
-  if (warnings.length > maxWarnings)
-    io.stderr(`(${warnings.length - maxWarnings} more warnings like these not shown)\n`);
+  for (const f of folded) io.stderr(`${f}\n`);
 }
 
 /** Commander collector for repeatable `--set PATH=VALUE`. */

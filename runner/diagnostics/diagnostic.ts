@@ -22,15 +22,34 @@ export interface Diagnostic {
   hint?: string;
   /** Other places that help explain the problem (e.g. the first definition of a duplicate axis). */
   related?: { message: string; span: SourceSpan }[];
+  /**
+   * The kind of a warning (`dataset-root-missing`): many warnings of one kind may be folded into a count
+   * when printed; warnings of different kinds, or without a kind, never are.
+   */
+  code?: string;
+  /**
+   * This warning leaves points unresolved (they will not run), and is printed before the others: first
+   * `empty` (nothing to compute: a gallery that cannot be built, no queries), then `missing` (an input
+   * that is not there: a dataset root, a model folder).
+   */
+  unresolved?: 'empty' | 'missing';
 }
 
 export function diag(
   message: string,
   span: SourceSpan | null,
-  extra: { hint?: string | undefined; severity?: 'error' | 'warning'; related?: Diagnostic['related'] } = {},
+  extra: {
+    hint?: string | undefined;
+    severity?: 'error' | 'warning';
+    related?: Diagnostic['related'];
+    code?: string;
+    unresolved?: 'empty' | 'missing';
+  } = {},
 ): Diagnostic {
   const d: Diagnostic = { severity: extra.severity ?? 'error', message, span };
   if (extra.hint !== undefined) d.hint = extra.hint;
+  if (extra.code !== undefined) d.code = extra.code;
+  if (extra.unresolved !== undefined) d.unresolved = extra.unresolved;
   if (extra.related !== undefined && extra.related.length > 0) d.related = extra.related;
   return d;
 }

@@ -112,6 +112,8 @@ export async function runPlan(plan: Plan, opts: ExecutorOptions): Promise<RunSum
   }
 
   for (const s of plan.stages) {
+    if (s.status === 'unresolved')
+      throw new Error(`bug: unresolved stage ${s.key} handed to the executor (run the plan's runnablePart)`);
     emit({
       type: 'stage-planned',
       ...refOf(s),

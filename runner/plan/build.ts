@@ -1,18 +1,21 @@
 /**
- * Planning: compiled spec + pipeline → keyed, deduplicated stage DAG with a cache status per stage.
+ * Planning, the last layer of the front end (spec → sweep → plan): a checked spec and its points +
+ * pipeline → keyed, deduplicated stage DAG with a cache status per stage.
  *
  *   points ─▶ facts (dataset/prompt/model identities, once per distinct input)
  *          ─▶ chain per point (mode) ─▶ KeyRecord per node ─▶ sha256 key ─▶ merge identical keys
+ *          ─▶ unresolved points (an input not there) ─▶ swept values that reach no key (warned)
  *          ─▶ status: published in the store → cached; else why it runs (history of the slot)
  */
 import { dirname, resolve } from 'node:path';
-import { type Diagnostic, hasErrors } from '../diagnostics/diagnostic.js';
-import { compileSpec } from '../spec/compile.js';
+import { type Diagnostic, diag, hasErrors } from '../diagnostics/diagnostic.js';
+import type { CheckedSpec } from '../spec/compile.js';
 import { nodeAt } from '../spec/located.js';
 import { type JsonObject, sha256Hex } from '../util/json.js';
 import { err, ok, type Result } from '../util/result.js';
 import { distance, explainChange, KEY_SCHEME, stageKeyOf } from './keys.js';
-import type { KeyRecord, Pipeline, StageKey } from './stage.js';
+import type { DraftPoint } from './points.js';
+import type { KeyRecord, Pipeline, StageKey, Unresolved } from './stage.js';
 import type { Plan, PlannedStage, Point } from './types.js';
 
 /** What the planner needs from the store: is a key published, and what ran before in a slot. */
@@ -24,7 +27,6 @@ export interface PlanStore {
 }
 
 export interface BuildOptions {
-  overrides: readonly string[];
   cwd: string;
   env: NodeJS.ProcessEnv;
   cacheRoot: string;
@@ -33,19 +35,19 @@ export interface BuildOptions {
   store?: PlanStore;
 }
 
-export async function buildPlan(file: string, opts: BuildOptions): Promise<Result<Plan, Diagnostic[]>> {
-  const { spec, diagnostics } = compileSpec(file, {
-    cwd: opts.cwd,
-    env: opts.env,
-    overrides: opts.overrides,
-    datasetLabel: opts.pipeline.datasetLabel,
-  });
-  if (!spec) return err(diagnostics);
+/** The spec layer's diagnostics are passed in; the plan's warnings are those and its own. */
+export async function buildPlan(
+  spec: CheckedSpec,
+  drafts: readonly DraftPoint[],
+  diagnostics: Diagnostic[],
+  opts: BuildOptions,
+): Promise<Result<Plan, Diagnostic[]>> {
   const tree = spec.tree;
-  const configs = spec.points.map((p) => p.config);
+  const configs = drafts.map((p) => p.config);
   const { facts, diagnostics: factDiags } = await opts.pipeline.facts(configs, {
     specDir: dirname(spec.path),
     cwd: opts.cwd,
+    env: opts.env,
     cacheRoot: opts.cacheRoot,
     spanOf: (path, value) => {
       const at = nodeAt(tree, path);
@@ -66,7 +68,7 @@ export async function buildPlan(file: string, opts: BuildOptions): Promise<Resul
   const experiment = String(spec.json.experiment);
   const stages = new Map<StageKey, PlannedStage>();
   const points: Point[] = [];
-  spec.points.forEach((draft, index) => {
+  drafts.forEach((draft, index) => {
     const nodes = opts.pipeline.chain(draft.config, facts[index]);
     const byRole: Record<string, StageKey> = {};
     const label = String(draft.params.dataset);
@@ -115,21 +117,39 @@ export async function buildPlan(file: string, opts: BuildOptions): Promise<Resul
       .sort()
       .map((r) => `${r}=${byRole[r]}`)
       .join(',');
+    const unresolved = [...opts.pipeline.unresolved(facts[index])];
+    // A stage with nothing to compute: unresolved too, unless the facts already said why.
+    for (const node of unresolved.length === 0 ? nodes : [])
+      if (node.items === 0)
+        unresolved.push({
+          reason: `the ${node.kind} stage (${node.role}) would have 0 items`,
+          variables: [],
+          span: null,
+        });
     points.push({
       index,
       id: sha256Hex(`${draft.id}\u0000${chain}`).slice(0, 12),
       params: draft.params,
       config: draft.config as unknown as JsonObject,
       stages: byRole,
+      ...(unresolved.length > 0 ? { unresolved } : {}),
     });
   });
 
-  if (opts.store) await resolveStatus([...stages.values()], experiment, opts.store);
+  const all = [...stages.values()];
+  markUnresolved(all, points, diagnostics);
+  diagnostics.push(...sweptWithoutEffect(drafts, points));
+  if (opts.store)
+    await resolveStatus(
+      all.filter((s) => s.status !== 'unresolved'),
+      experiment,
+      opts.store,
+    );
   return ok({
     experiment,
     specFile: spec.path,
     points,
-    stages: [...stages.values()],
+    stages: all,
     report: spec.json.report ?? null,
     resources: (spec.json.resources as JsonObject | undefined) ?? {},
     warnings: diagnostics.filter((d) => d.severity === 'warning'),
@@ -179,4 +199,77 @@ async function resolveStatus(stages: PlannedStage[], experiment: string, store: 
       }),
     );
   }
+}
+
+/**
+ * A stage that only unresolved points use is `unresolved`: its key is not the one the real inputs would
+ * give, so it neither runs nor counts as "will run". A warning names each distinct reason once, shown
+ * before the others.
+ */
+function markUnresolved(stages: PlannedStage[], points: readonly Point[], diagnostics: Diagnostic[]): void {
+  const bad = new Set(points.filter((p) => p.unresolved).map((p) => p.index));
+  if (bad.size === 0) return;
+  for (const s of stages)
+    if (s.points.every((i) => bad.has(i))) {
+      s.status = 'unresolved';
+      s.reason = 'unresolved input';
+    }
+  const reasons = new Map<string, { u: Unresolved; n: number }>();
+  for (const p of points)
+    for (const u of p.unresolved ?? []) {
+      const r = reasons.get(u.reason) ?? { u, n: 0 };
+      r.n++;
+      reasons.set(u.reason, r);
+    }
+  for (const { u, n } of reasons.values()) {
+    if (u.span !== null) continue; // the fact that did not resolve was warned about where it is written
+    diagnostics.push(
+      diag(`${u.reason}: ${n} point${n === 1 ? ' is' : 's are'} unresolved and will not run`, null, {
+        severity: 'warning',
+        unresolved: 'empty',
+        code: 'unresolved',
+      }),
+    );
+  }
+}
+
+/**
+ * A swept path whose values change no stage key of a point (sweeping `diffusion.guidance_scale` under
+ * `mode: t2i`) gives identical points and a flat curve: a warning at the sweep axis. Points are compared
+ * with the other swept values held fixed.
+ */
+function sweptWithoutEffect(drafts: readonly DraftPoint[], points: readonly Point[]): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const paths = new Map<string, Diagnostic['span']>();
+  for (const d of drafts)
+    for (const [p, span] of Object.entries(d.axes)) if (!paths.has(p)) paths.set(p, span);
+  for (const [path, span] of paths) {
+    // Group the points that sweep `path` by their other params; within a group, different values of
+    // `path` must give different chains somewhere.
+    const groups = new Map<string, { values: Set<string>; chains: Set<string> }>();
+    drafts.forEach((d, i) => {
+      if (!(path in d.axes)) return;
+      const { [path]: value, ...rest } = d.params;
+      const id = JSON.stringify(Object.entries(rest).sort(([a], [b]) => (a < b ? -1 : 1)));
+      const g = groups.get(id) ?? { values: new Set<string>(), chains: new Set<string>() };
+      g.values.add(JSON.stringify(value));
+      g.chains.add(JSON.stringify(Object.entries(points[i]!.stages).sort()));
+      groups.set(id, g);
+    });
+    const varied = [...groups.values()].filter((g) => g.values.size > 1);
+    if (varied.length === 0 || varied.some((g) => g.chains.size > 1)) continue;
+    const modes = new Set(drafts.filter((d) => path in d.axes).map((d) => String(d.config.mode)));
+    out.push(
+      diag(
+        `sweeping \`${path}\` changes no stage of any point (mode ${[...modes].join(', ')}): its points compute the same thing`,
+        span,
+        {
+          severity: 'warning',
+          code: 'sweep-no-effect',
+          hint: 'no stage of these points reads this setting (a mode uses only the blocks it needs); remove the axis, or sweep it under a mode whose stages use it',
+        },
+      ),
+    );
+  }
+  return out;
 }

@@ -13,6 +13,8 @@ import type { ParamValue } from './types.js';
 
 export interface DraftPoint {
   params: Record<string, ParamValue>;
+  /** Where each swept path's axis is written in the sweep (warnings about an axis point there). */
+  axes: Record<string, SourceSpan>;
   config: PointConfig;
   id: string;
 }
@@ -55,7 +57,11 @@ export function expandPoints(
       for (const [path, v] of a) setDotted(cfg, path, v.value);
       for (let r = 0; r < seeds.length; r++) {
         const params: Record<string, ParamValue> = { dataset: label };
-        for (const [path, v] of a) params[path] = v.value;
+        const axes: Record<string, SourceSpan> = {};
+        for (const [path, v] of a) {
+          params[path] = v.value;
+          axes[path] = v.axis;
+        }
         if (showRepeat) {
           params.repeat = r;
           params.seed = seeds[r]!;
@@ -66,7 +72,7 @@ export function expandPoints(
         seen.add(key);
         checkBlocks(config, a.get('mode')?.span ?? modeSpan, reported, diagnostics);
         // The swept values and seed; build.ts adds the point's stage keys to make its id.
-        points.push({ params, config, id: sha256Hex(`${key}\u0000${seeds[r]}`).slice(0, 12) });
+        points.push({ params, axes, config, id: sha256Hex(`${key}\u0000${seeds[r]}`).slice(0, 12) });
       }
     }
   }

@@ -133,14 +133,34 @@ export interface Pipeline<Facts = unknown> {
     ctx: PlanContext,
   ): Promise<{ facts: Facts[]; diagnostics: import('../diagnostics/diagnostic.js').Diagnostic[] }>;
   chain(config: import('../spec/types.js').PointConfig, facts: Facts): StageNodeSpec[];
+  /** What in a point's facts did not resolve (its keys are then not the real ones): empty when all did. */
+  unresolved(facts: Facts): readonly Unresolved[];
   /** A readable dataset label (`circo/val`) used in point params and plan slots. */
   datasetLabel(d: import('../spec/types.js').DatasetSpec): string;
+}
+
+/**
+ * An external input of a point that did not resolve (a dataset root or model folder that is not there,
+ * a gallery that cannot be built): the point's stage keys are then not the ones its real inputs give,
+ * so `run` refuses the point and `gc` refuses to delete on the strength of it.
+ */
+export interface Unresolved {
+  /** What did not resolve, for people: "dataset root not found: /data/cirr". */
+  reason: string;
+  /** The path that was looked for, when there is one. */
+  path?: string;
+  /** `${env:VAR}` variables written in that value and unset in the environment (their default was used). */
+  variables: string[];
+  /** Where the value is written in the spec. */
+  span: import('../diagnostics/diagnostic.js').SourceSpan | null;
 }
 
 export interface PlanContext {
   /** Directory of the spec file (prompt paths are relative to it). */
   specDir: string;
   cwd: string;
+  /** The environment the spec was read with (`~` expansion, naming unset variables). */
+  env: NodeJS.ProcessEnv;
   cacheRoot: string;
   /**
    * Locates a spec path for diagnostics, e.g. ['datasets', 0, 'root']; null when the path is absent or,

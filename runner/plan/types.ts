@@ -6,7 +6,7 @@
  */
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import type { JsonObject, JsonValue } from '../util/json.js';
-import type { KeyRecord, StageDefinition, StageKey, StageNodeSpec } from './stage.js';
+import type { KeyRecord, StageDefinition, StageKey, StageNodeSpec, Unresolved } from './stage.js';
 
 /** A typed parameter value as written in YAML (1 and "1" stay distinct). */
 export type ParamValue = string | number | boolean | null;
@@ -22,10 +22,15 @@ export interface Point {
   config: JsonObject;
   /** Stage keys of this point's chain, by role. */
   stages: Record<string, StageKey>;
+  /**
+   * What did not resolve for this point (absent when everything did): its keys are not the ones its real
+   * inputs would give, so `run` refuses it and `gc` will not delete on the strength of it.
+   */
+  unresolved?: Unresolved[];
 }
 
-/** Why a stage will run (or that it will not). */
-export type PlanStatus = 'cached' | 'run';
+/** Why a stage will run (or that it will not): `unresolved` = only unresolved points use it. */
+export type PlanStatus = 'cached' | 'run' | 'unresolved';
 
 export interface PlannedStage {
   key: StageKey;

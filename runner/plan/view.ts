@@ -10,6 +10,8 @@ export interface KindTotals {
   stages: number;
   cached: number;
   run: number;
+  /** Stages only unresolved points use: they do not run. */
+  unresolved: number;
   /** Items across stages (null when some counts are unknown before upstream runs). */
   items: number | null;
 }
@@ -22,11 +24,12 @@ export function totalsByKind(plan: Plan): Partial<Record<StageKind, KindTotals>>
     const itemless = kind === 'dataset' || kind === 'metrics';
     let k = t[kind];
     if (!k) {
-      k = { stages: 0, cached: 0, run: 0, items: itemless ? null : 0 };
+      k = { stages: 0, cached: 0, run: 0, unresolved: 0, items: itemless ? null : 0 };
       t[kind] = k;
     }
     k.stages++;
     if (s.status === 'cached') k.cached++;
+    else if (s.status === 'unresolved') k.unresolved++;
     else k.run++;
     if (!itemless) k.items = k.items === null || s.node.items === null ? null : k.items + s.node.items;
   }
@@ -40,7 +43,13 @@ export function planJson(plan: Plan): JsonObject {
     experiment: plan.experiment,
     spec: plan.specFile,
     points: plan.points.length,
-    point_list: plan.points.map((p) => ({ index: p.index, id: p.id, params: p.params, stages: p.stages })),
+    point_list: plan.points.map((p) => ({
+      index: p.index,
+      id: p.id,
+      params: p.params,
+      stages: p.stages,
+      ...(p.unresolved ? { unresolved: p.unresolved.map((u) => u.reason) } : {}),
+    })),
     stages: plan.stages.map((s) => ({
       key: s.key,
       kind: s.node.kind,
@@ -81,7 +90,9 @@ export function planText(plan: Plan, opts: { all: boolean; maxStages?: number })
   }
   out.push('');
   const totals = totalsByKind(plan);
-  const rows: string[][] = [['kind', 'stages', 'cached', 'run', 'items']];
+  const unresolvedStages = plan.stages.filter((s) => s.status === 'unresolved').length;
+  const withU = unresolvedStages > 0;
+  const rows: string[][] = [['kind', 'stages', 'cached', 'run', ...(withU ? ['unresolved'] : []), 'items']];
   for (const kind of STAGE_KINDS) {
     const t = totals[kind];
     if (!t) continue;
@@ -90,6 +101,7 @@ export function planText(plan: Plan, opts: { all: boolean; maxStages?: number })
       String(t.stages),
       String(t.cached),
       String(t.run),
+      ...(withU ? [String(t.unresolved)] : []),
       t.items === null
         ? kind === 'dataset' || kind === 'metrics'
           ? '-'
@@ -97,14 +109,21 @@ export function planText(plan: Plan, opts: { all: boolean; maxStages?: number })
         : t.items.toLocaleString('en-US'),
     ]);
   }
-  out.push(...table(rows, [false, true, true, true, true]));
+  out.push(...table(rows, [false, true, true, true, true, true]));
   const run = plan.stages.filter((s) => s.status === 'run').length;
+  const cached = plan.stages.filter((s) => s.status === 'cached').length;
   out.push('');
   out.push(
-    run === 0
+    run === 0 && !withU
       ? `all ${plan.stages.length} stages are cached: nothing to run`
-      : `${run} of ${plan.stages.length} stages will run, ${plan.stages.length - run} cached`,
+      : `${run} of ${plan.stages.length} stages will run, ${cached} cached` +
+          (withU ? `, ${unresolvedStages} unresolved (not run)` : ''),
   );
+  const refused = plan.points.filter((p) => p.unresolved).length;
+  if (refused > 0)
+    out.push(
+      `${refused} of ${plan.points.length} points are unresolved (see the warnings above): \`pefuse run\` refuses them`,
+    );
   const limit = opts.all ? Number.POSITIVE_INFINITY : (opts.maxStages ?? 40);
   const listed = plan.stages.slice(0, limit);
   out.push('');

@@ -1,36 +1,30 @@
 /**
- * The front end: spec file → located tree → schema → semantic checks → sweep → points.
- * All problems are collected; nothing here throws for bad input.
+ * The spec layer of the front end: spec file → located tree → schema → semantic checks. The sweep and
+ * the points come after it (runner/frontend.ts chains spec → sweep → plan); nothing here throws for bad
+ * input, and every problem is collected.
  *
  *   YAML file (+ include: fragments, --set overrides, ${env:VAR})
- *     ─▶ located tree ─▶ ajv schema check ─▶ dataset/endpoint/seed checks ─▶ size check
- *     ─▶ sweep expansion ─▶ points (+ mode/block checks)
+ *     ─▶ located tree ─▶ ajv schema check ─▶ dataset/endpoint/seed checks
  */
-import { checkReport, reportContext } from '../../reports/spec.js';
-import { type Diagnostic, hasErrors } from '../diagnostics/diagnostic.js';
-import type { DraftPoint } from '../plan/points.js';
-import { expandPoints } from '../plan/points.js';
-import { checkSweepSize } from '../sweep/count.js';
-import { expandSweep } from '../sweep/expand.js';
+import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import type { JsonObject } from '../util/json.js';
 import { type LoadOptions, loadSpec } from './load.js';
-import { type LNode, nodeAt, toJson } from './located.js';
+import { type LNode, toJson } from './located.js';
 import { checkDatasets, checkEndpoint, checkRepeatSeeds } from './semantic.js';
-import type { DatasetSpec } from './types.js';
 import { validateSchema } from './validate.js';
 
-export interface CompiledSpec {
+/** A spec that loaded: its located tree (for diagnostics), its JSON, and every file it read. */
+export interface CheckedSpec {
   path: string;
   tree: LNode;
   json: JsonObject;
   files: string[];
-  points: DraftPoint[];
 }
 
 export function compileSpec(
   file: string,
-  opts: LoadOptions & { datasetLabel: (d: DatasetSpec) => string },
-): { spec: CompiledSpec | null; diagnostics: Diagnostic[] } {
+  opts: LoadOptions,
+): { spec: CheckedSpec | null; diagnostics: Diagnostic[] } {
   const { spec, diagnostics } = loadSpec(file, opts);
   if (!spec) return { spec: null, diagnostics };
   const json = toJson(spec.tree) as JsonObject;
@@ -49,15 +43,5 @@ export function compileSpec(
   checkDatasets(spec.tree, diagnostics);
   checkEndpoint(spec.tree, diagnostics);
   checkRepeatSeeds(spec.tree, diagnostics);
-  if (!checkSweepSize(spec.tree, diagnostics)) return { spec: null, diagnostics };
-  const sweepNode = spec.tree.kind === 'map' ? spec.tree.entries.get('sweep')?.value : undefined;
-  const assignments = expandSweep(sweepNode, diagnostics);
-  if (hasErrors(diagnostics)) return { spec: null, diagnostics };
-  const points = expandPoints(spec.tree, assignments, opts.datasetLabel, diagnostics);
-  if (hasErrors(diagnostics)) return { spec: null, diagnostics };
-  checkReport(spec.tree, reportContext(points, spec.path), diagnostics);
-  if (hasErrors(diagnostics)) return { spec: null, diagnostics };
-  return { spec: { path: spec.path, tree: spec.tree, json, files: spec.files, points }, diagnostics };
+  return { spec: { path: spec.path, tree: spec.tree, json, files: spec.files }, diagnostics };
 }
-
-export { nodeAt };

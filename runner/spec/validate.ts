@@ -9,9 +9,6 @@ import { didYouMean } from '../diagnostics/suggest.js';
 import type { JsonValue } from '../util/json.js';
 import { validateSpec } from './compiled/spec.js';
 import { type LNode, nodeAt } from './located.js';
-import schema from './spec.schema.json' with { type: 'json' };
-
-export const SPEC_SCHEMA = schema as unknown as Record<string, unknown>;
 
 /** Human path: `/datasets/0/split` → `datasets[0].split`. */
 export function displayPath(segments: readonly (string | number)[]): string {

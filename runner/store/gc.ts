@@ -30,7 +30,15 @@ export async function collectGarbage(store: Store, opts: GcOptions): Promise<GcR
   const graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
   const cutoff =
     opts.olderThanDays === undefined ? Number.POSITIVE_INFINITY : now - opts.olderThanDays * 86_400_000;
-  const report: GcReport = { stages: 0, objects: 0, items: 0, tmp: 0, bytes: 0, lockedSkipped: 0 };
+  const report: GcReport = {
+    stages: 0,
+    objects: 0,
+    items: 0,
+    tmp: 0,
+    bytes: 0,
+    lockedSkipped: 0,
+    removedStages: [],
+  };
   const stages = store.stages as FsStageStore;
 
   // 1. Stages.
@@ -51,6 +59,7 @@ export async function collectGarbage(store: Store, opts: GcOptions): Promise<GcR
       kept.push(key);
       continue;
     }
+    const kind = kindOf(await readJsonOrNull(join(dir, 'manifest.json')));
     if (!opts.dryRun) {
       // Take the lock so a runner cannot start this stage while we delete it.
       const lock = await stages.lock(key, { wait: false });
@@ -64,6 +73,7 @@ export async function collectGarbage(store: Store, opts: GcOptions): Promise<GcR
     }
     report.stages++;
     report.bytes += bytes;
+    report.removedStages.push({ key, kind, bytes });
   }
 
   // 2. Objects.
@@ -194,4 +204,12 @@ async function readJsonOrNull(path: string): Promise<JsonValue | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** The stage kind a manifest records (null for a folder without a readable manifest). */
+function kindOf(manifest: JsonValue | undefined): string | null {
+  if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) return null;
+  const record = manifest.record;
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) return null;
+  return typeof record.kind === 'string' ? record.kind : null;
 }

@@ -202,4 +202,6 @@ export interface GcReport {
   bytes: number;
   /** Unreachable stages left alone because a live process holds their lock. */
   lockedSkipped: number;
+  /** The stages removed (or that a dry run would remove): key, kind (from the manifest) and bytes. */
+  removedStages: { key: StageKey; kind: string | null; bytes: number }[];
 }

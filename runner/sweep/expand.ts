@@ -13,7 +13,10 @@ import { checkValue, isSweepable, SWEEPABLE_PATHS } from './params.js';
 
 export interface AssignedValue {
   value: Scalar;
+  /** The value's YAML node. */
   span: SourceSpan;
+  /** The axis's key (`mllm.temperature:`) in the sweep: where warnings about the axis point. */
+  axis: SourceSpan;
 }
 
 /** One sweep point before datasets and repeats: path → value (insertion order = axis order). */
@@ -104,7 +107,7 @@ function readAxes(node: LNode, diagnostics: Diagnostic[]): Assignment | null {
       continue;
     }
     if (!checkAxisValue(path, e.value, diagnostics)) ok = false;
-    a.set(path, { value: e.value.value, span: e.value.span });
+    a.set(path, { value: e.value.value, span: e.value.span, axis: e.keySpan });
   }
   return ok ? a : null;
 }
@@ -165,7 +168,7 @@ function readAxisLists(node: LNode, diagnostics: Diagnostic[]): Axis[] | null {
     const values: AssignedValue[] = [];
     for (const it of items) {
       if (!checkAxisValue(path, it, diagnostics)) ok = false;
-      else if (it.kind === 'scalar') values.push({ value: it.value, span: it.span });
+      else if (it.kind === 'scalar') values.push({ value: it.value, span: it.span, axis: e.keySpan });
     }
     axes.push({ path, keySpan: e.keySpan, values });
   }

@@ -30,7 +30,7 @@ export async function loadCirco(opts: LoadOptions): Promise<Result<LoadedDataset
   const annFile = join(root, 'annotations', `${opts.split}.json`);
   const annJson = await readJson(
     annFile,
-    `CIRCO ${opts.split} annotations; --data-root must contain annotations/`,
+    `CIRCO ${opts.split} annotations; the dataset root must contain annotations/`,
     hasher,
   );
   if (!annJson.ok) return annJson;

@@ -25,13 +25,13 @@ export async function loadCirr(opts: LoadOptions): Promise<Result<LoadedDataset,
 
   const capJson = await readJson(
     capFile,
-    `CIRR ${s} captions; --data-root must contain cirr/captions/`,
+    `CIRR ${s} captions; the dataset root must contain cirr/captions/`,
     hasher,
   );
   if (!capJson.ok) return capJson;
   const splitJson = await readJson(
     splitFile,
-    `CIRR ${s} image split; --data-root must contain cirr/image_splits/`,
+    `CIRR ${s} image split; the dataset root must contain cirr/image_splits/`,
     hasher,
   );
   if (!splitJson.ok) return splitJson;

@@ -29,13 +29,13 @@ export async function loadFashionIq(opts: LoadOptions): Promise<Result<LoadedDat
 
   const capJson = await readJson(
     capFile,
-    `Fashion-IQ ${cat} ${opts.split} captions; --data-root must contain captions/`,
+    `Fashion-IQ ${cat} ${opts.split} captions; the dataset root must contain captions/`,
     hasher,
   );
   if (!capJson.ok) return capJson;
   const splitJson = await readJson(
     splitFile,
-    `Fashion-IQ ${cat} ${opts.split} split; --data-root must contain image_splits/`,
+    `Fashion-IQ ${cat} ${opts.split} split; the dataset root must contain image_splits/`,
     hasher,
   );
   if (!splitJson.ok) return splitJson;

@@ -38,7 +38,7 @@ export async function loadGenecis(opts: LoadOptions): Promise<Result<LoadedDatas
   const file = join(root, `${task}.json`);
   const json = await readJson(
     file,
-    `GeneCIS ${task} templates; --data-root must contain the task JSON files`,
+    `GeneCIS ${task} templates; the dataset root must contain the task JSON files`,
     hasher,
   );
   if (!json.ok) return json;

@@ -190,7 +190,7 @@ describe('pefuse evaluate', () => {
           '--scores',
           good,
         ],
-        `pefuse evaluate: ${join(cirr, 'cirr', 'cirr/captions/cap.rc2.val.json')}: not found (CIRR val captions; --data-root must contain cirr/captions/)`,
+        `pefuse evaluate: ${join(cirr, 'cirr', 'cirr/captions/cap.rc2.val.json')}: not found (CIRR val captions; the dataset root must contain cirr/captions/)`,
       ],
     ];
     for (const [args, message, prefix] of cases) {

@@ -122,7 +122,7 @@ describe('pefuse gc', () => {
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('experiments/broken.yaml:');
     expect(r.stderr).toContain(
-      'pefuse gc: 1 spec could not be planned (errors above); nothing was removed. Fix the spec or leave it out of the list, then run gc again.\n',
+      'pefuse gc: nothing was removed: experiments/broken.yaml could not be planned (errors above), so gc cannot tell which cache entries it reaches. Fix what is named above (the spec, an unset variable, a missing path), or leave the spec out of the list (pefuse gc SPEC…), then run gc again.\n',
     );
     expect(r.stdout).toBe('');
     expect(await openStore(cache).stages.list()).toHaveLength(3);

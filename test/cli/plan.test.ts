@@ -11,6 +11,7 @@ import { itWithShared, pefuse, REPO_ROOT, SHARED, tempDir } from '../helpers/cli
 
 interface PlanJson {
   points: number;
+  point_list: { id: string; unresolved?: string[] }[];
   stages: { key: string; kind: string; role: string; status: string; reason: string; items: number | null }[];
   totals: Record<string, { stages: number; cached: number; run: number; items: number | null }>;
 }
@@ -107,7 +108,8 @@ describe('example specs validate and plan with the expected stage counts', () =>
       const p = await planJson(spec);
       expect(p.points).toBe(want.points);
       expect(stagesPerKind(p)).toEqual(want.kinds);
-      expect(p.stages.every((s) => s.status === 'run' && s.reason === 'new')).toBe(true);
+      // No data or model folders here: every point is unresolved (shown, not run).
+      expect(p.stages.every((s) => s.status === 'unresolved')).toBe(true);
     });
   }
 });
@@ -119,8 +121,12 @@ describe('example specs on the real annotation files (../shared)', () => {
     async () => {
       const p = await planJson('experiments/fig2-mllm-sensitivity.yaml', env);
       expect(p.totals['mllm.compose']!.items).toBe(48 * 220);
+      // No COCO images here: the gallery cannot be built, so every point is unresolved.
       const dataset = p.stages.find((s) => s.kind === 'dataset')!;
-      expect(dataset.status).toBe('run');
+      expect(dataset.status).toBe('unresolved');
+      expect(p.point_list[0]!.unresolved).toContain(
+        `the circo gallery cannot be built from ${join(SHARED, 'datasets', 'circo')}`,
+      );
     },
   );
   itWithShared(

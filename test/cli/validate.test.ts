@@ -229,7 +229,9 @@ spec.yaml:6:14: error: \`retrieval\` is missing the required key \`model\`
     writeFileSync(join(dir, 'c.yaml'), 'experiment: [\n');
     const r = await pefuse(['validate', 'a.yaml', 'b.yaml', 'c.yaml', 'missing.yaml'], { cwd: dir });
     expect(r.exitCode).toBe(2);
-    expect(r.stdout).toBe('b.yaml: ok (1 point, 6 stages)\n');
+    expect(r.stdout).toBe(
+      'a.yaml: 1 error\nb.yaml: ok (1 point, 6 stages)\nc.yaml: 1 error\nmissing.yaml: 1 error\n',
+    );
     expect(r.stderr).toContain('a.yaml:4:7: error: `mode` must be one of t2i, i2i, t2t, i2t');
     expect(r.stderr).toContain('c.yaml:1:13: error: YAML: this `[` is never closed');
     expect(r.stderr).toContain('pefuse: error: missing.yaml: file not found');
@@ -290,9 +292,10 @@ describe('pefuse validate: specs that used to crash, hang or pass and then fail 
     expect(r.exitCode).toBe(0);
     expect(
       r.stderr,
-    ).toBe(`spec.yaml:5:18: warning: backend "transformers" is not available in this version: its stages will fail with not-implemented; use backend: dummy to try the pipeline
+    ).toBe(`spec.yaml:5:18: warning: backend "transformers" is not available in this version of pefuse: its MLLM stages will fail when run
   5 | mllm: { backend: transformers, model: m }
     |                  ^^^^^^^^^^^^
+  hint: use \`backend: dummy\` to try the pipeline end to end
 
 1 warning
 `);

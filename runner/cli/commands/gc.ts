@@ -2,13 +2,17 @@
  * `pefuse gc [--dry-run] [SPEC…] [--older-than DAYS]`: removes cache entries that no spec reaches.
  *
  * Reachable = every stage key `buildPlan` gives for the specs (all of `experiments/*.yaml` when none
- * is named), cached or not, plus everything their manifests and journals refer to. A spec with errors
- * stops gc before anything is deleted (exit 2): never delete what a broken spec might reach.
+ * is named), cached or not, plus everything their manifests and journals refer to. A spec with errors,
+ * or one that does not fully resolve (a dataset root or model folder not there, often because a
+ * `${env:VAR}` is unset and its default was used: its keys are then not the ones its results are stored
+ * under), stops gc before anything is deleted (exit 2). `--dry-run` reports what it can from the other
+ * specs and names the ones it could not plan.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
-import type { StageKey } from '../../plan/stage.js';
+import { lineCol } from '../../diagnostics/diagnostic.js';
+import type { StageKey, Unresolved } from '../../plan/stage.js';
 import type { GcReport } from '../../store/types.js';
 import { checkCacheDir } from '../cache-dir.js';
 import type { CliIo } from '../io.js';
@@ -75,10 +79,18 @@ export function registerGc(program: Command, io: CliIo, setExit: (code: number) 
     .option('--limit <n>', 'keep the stages of the specs run with --limit N too')
     .option('--older-than <days>', 'only remove unreachable entries not modified for this many days')
     .option('--json', 'print the counts as JSON')
+    .option('-v, --verbose', 'list the stages removed (or, with --dry-run, that would be)')
     .action(
       async (
         specsArg: string[],
-        opts: { dryRun?: boolean; olderThan?: string; json?: boolean; set: string[]; limit?: string },
+        opts: {
+          dryRun?: boolean;
+          olderThan?: string;
+          json?: boolean;
+          set: string[];
+          limit?: string;
+          verbose?: boolean;
+        },
         cmd: Command,
       ) => {
         let olderThanDays: number | undefined;
@@ -101,29 +113,47 @@ export function registerGc(program: Command, io: CliIo, setExit: (code: number) 
         }
         const cacheRoot = cacheRootOf(cmd, io);
         await checkCacheDir('gc', cacheRoot, !(opts.dryRun ?? false));
+        const dryRun = opts.dryRun ?? false;
         const reachable = new Set<StageKey>();
-        let broken = 0;
+        const broken: string[] = [];
+        const unresolved: { spec: string; what: Unresolved[] }[] = [];
         for (const spec of specs) {
           const limit = opts.limit === undefined ? [] : await limitOverrides('gc', spec, opts.limit, io);
           const overrides = [...opts.set, ...limit];
+          const what = new Map<string, Unresolved>();
           // The spec as written, and (with --set/--limit) as run with those overrides: both are kept.
           for (const o of overrides.length > 0 ? [[], overrides] : [[]]) {
             const plan = await planSpec(spec, io, { overrides: o, cacheRoot, withStore: false });
             if (!plan.ok) {
               printDiagnostics(io, plan.error);
-              broken++;
+              broken.push(spec);
               break;
             }
             for (const s of plan.value.stages) reachable.add(s.key);
+            for (const p of plan.value.points) for (const u of p.unresolved ?? []) what.set(u.reason, u);
           }
+          if (what.size > 0) unresolved.push({ spec, what: [...what.values()] });
         }
-        if (broken > 0) {
+        if (unresolved.length > 0) io.stderr(unresolvedText(unresolved));
+        if (broken.length > 0 || unresolved.length > 0) {
+          const problems: string[] = [];
+          if (broken.length > 0) problems.push(`${broken.join(', ')} could not be planned (errors above)`);
+          if (unresolved.length > 0)
+            problems.push(
+              `${unresolved.map((u) => u.spec).join(', ')} ${unresolved.length === 1 ? 'does' : 'do'} not fully resolve (above)`,
+            );
+          if (!dryRun) {
+            io.stderr(
+              `pefuse gc: nothing was removed: ${problems.join('; ')}, so gc cannot tell which cache entries ${broken.length + unresolved.length === 1 ? 'it reaches' : 'they reach'}. ` +
+                'Fix what is named above (the spec, an unset variable, a missing path), or leave the spec out of the list (pefuse gc SPEC…), then run gc again.\n',
+            );
+            setExit(EXIT_USAGE);
+            return;
+          }
           io.stderr(
-            `pefuse gc: ${plural(broken, 'spec')} could not be planned (errors above); nothing was removed. ` +
-              'Fix the spec or leave it out of the list, then run gc again.\n',
+            `pefuse gc --dry-run: ${problems.join('; ')}: the counts below treat what ${broken.length + unresolved.length === 1 ? 'it reaches' : 'they reach'} as unreachable, and a real gc refuses until this is fixed\n`,
           );
-          setExit(EXIT_USAGE);
-          return;
+          if (broken.length > 0) setExit(EXIT_USAGE);
         }
         if (!existsSync(cacheRoot)) {
           io.stdout(`no cache at ${cacheRoot}: nothing to remove\n`);
@@ -132,19 +162,46 @@ export function registerGc(program: Command, io: CliIo, setExit: (code: number) 
         const { collectGarbage, openStore } = await import('../../store/index.js');
         const report = await collectGarbage(openStore(cacheRoot), {
           reachable,
-          dryRun: opts.dryRun ?? false,
+          dryRun,
           ...(olderThanDays !== undefined ? { olderThanDays } : {}),
         });
         if (opts.json) {
           io.stdout(
-            `${JSON.stringify({ dryRun: opts.dryRun ?? false, reachable: reachable.size, ...report })}\n`,
+            `${JSON.stringify({ dryRun, reachable: reachable.size, notPlanned: [...broken, ...unresolved.map((u) => u.spec)], ...report })}\n`,
           );
           return;
         }
         const where = relative(io.cwd, cacheRoot) || '.';
         io.stdout(
-          `${plural(specs.length, 'spec')} reach${specs.length === 1 ? 'es' : ''} ${plural(reachable.size, 'stage')} (cache: ${where})\n${gcSummary(report, opts.dryRun ?? false)}`,
+          `${plural(specs.length, 'spec')} reach${specs.length === 1 ? 'es' : ''} ${plural(reachable.size, 'stage')} (cache: ${where})\n${gcSummary(report, dryRun)}`,
         );
+        if (opts.verbose)
+          for (const r of report.removedStages)
+            io.stdout(
+              `  ${dryRun ? 'would remove' : 'removed'}  ${r.key.slice(0, 12)}  ${(r.kind ?? '?').padEnd(12)}  ${formatBytes(r.bytes)}\n`,
+            );
       },
     );
+}
+
+/** Names each spec that does not fully resolve, with what did not, where, and the unset variables. */
+function unresolvedText(list: readonly { spec: string; what: Unresolved[] }[]): string {
+  const lines: string[] = [];
+  for (const { spec, what } of list) {
+    lines.push(`pefuse gc: ${spec} does not fully resolve:`);
+    for (const u of what) {
+      const at = u.span ? ` (${u.span.file}:${lineColText(u.span.source, u.span.start)})` : '';
+      const vars =
+        u.variables.length > 0
+          ? `; ${u.variables.map((v) => `$${v}`).join(', ')} ${u.variables.length === 1 ? 'is' : 'are'} not set, so ${u.variables.length === 1 ? 'its' : 'their'} default was used`
+          : '';
+      lines.push(`  ${u.reason}${at}${vars}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function lineColText(source: string, offset: number): string {
+  const { line, col } = lineCol(source, offset);
+  return `${line}:${col}`;
 }

@@ -8,6 +8,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
+import { refusedText, runnablePart } from '../../plan/runnable.js';
 import type { Plan } from '../../plan/types.js';
 import { defaultReporter, REPORTER_NAMES, type ReporterName } from '../../reporters/types.js';
 import { dbFileProblem } from '../../results/check.js';
@@ -92,8 +93,16 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
     printDiagnostics(io, planned.error);
     return EXIT_USAGE;
   }
-  const plan = planned.value;
-  printDiagnostics(io, plan.warnings);
+  printDiagnostics(io, planned.value.warnings);
+  // Unresolved points (an input not there) never run: their keys are not their real inputs'.
+  const { plan, refused } = runnablePart(planned.value);
+  if (refused.length > 0) {
+    io.stderr(refusedText(refused));
+    if (plan.points.length === 0) {
+      io.stderr('pefuse run: no point of the plan resolved; nothing was run\n');
+      return EXIT_USAGE;
+    }
+  }
 
   const { resolveGpus } = await import('../../exec/resources.js');
   const specGpus = Array.isArray(plan.resources.gpus) ? (plan.resources.gpus as number[]) : undefined;
@@ -158,6 +167,12 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
       plan.experiment,
       finished.map((s) => ({ role: s.slot, record: s.record })),
     );
+    if (r.ok && refused.length > 0) {
+      io.stderr(
+        `finished the resolved points; ${refused.length} unresolved point${refused.length === 1 ? ' was' : 's were'} refused (see above)\n`,
+      );
+      return EXIT_FAILURES;
+    }
     if (r.ok) {
       if (reporterName !== 'json')
         io.stdout(

@@ -23,7 +23,10 @@ export function registerValidate(program: Command, io: CliIo, setExit: (code: nu
       for (const spec of specs) {
         const r = await planSpec(spec, io, { overrides: opts.set, cacheRoot, withStore: false });
         if (!r.ok) {
+          // Each spec is reported on its own: one spec's problems never hide that another is fine.
           printDiagnostics(io, r.error);
+          const n = r.error.filter((d) => d.severity === 'error').length;
+          io.stdout(`${spec}: ${n} error${n === 1 ? '' : 's'}\n`);
           failed = true;
           continue;
         }

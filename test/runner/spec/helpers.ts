@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderDiagnostics } from '../../../runner/diagnostics/render.js';
-import { buildPlan } from '../../../runner/plan/build.js';
+import { planFile } from '../../../runner/frontend.js';
 import type { Plan } from '../../../runner/plan/types.js';
 import type { PointConfig } from '../../../runner/spec/types.js';
 import { createPipeline } from '../../../stages/catalog.js';
@@ -35,7 +35,7 @@ export async function check(
     mkdirSync(join(dir, name, '..'), { recursive: true });
     writeFileSync(join(dir, name), content);
   }
-  const r = await buildPlan('spec.yaml', {
+  const r = await planFile('spec.yaml', {
     overrides: opts.overrides ?? [],
     cwd: dir,
     env: opts.env ?? {},

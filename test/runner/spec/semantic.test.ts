@@ -48,9 +48,10 @@ describe('model backends without a runner', () => {
     expect(r.ok).toBe(true);
     expect(
       r.text,
-    ).toBe(`spec.yaml:5:18: warning: backend "vllm" is not available in this version: its stages will fail with not-implemented; use backend: dummy to try the pipeline
+    ).toBe(`spec.yaml:5:18: warning: backend "vllm" is not available in this version of pefuse: its MLLM stages will fail when run
   5 | mllm: { backend: vllm, model: Qwen/Qwen2.5-VL-7B-Instruct, endpoint: "http://localhost:8000/v1" }
     |                  ^^^^
+  hint: use \`backend: dummy\` to try the pipeline end to end
 
 1 warning
 `);

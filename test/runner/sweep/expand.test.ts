@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compileSpec } from '../../../runner/spec/compile.js';
+import { compilePoints } from '../../../runner/frontend.js';
 import { datasetLabel } from '../../../stages/pipeline.js';
 import { tempDir } from '../../helpers/cli.js';
 
@@ -17,9 +17,14 @@ retrieval: { backend: dummy, model: d }
 function points(body: string, overrides: string[] = []) {
   const dir = tempDir();
   writeFileSync(join(dir, 's.yaml'), HEAD + body);
-  const { spec, diagnostics } = compileSpec('s.yaml', { cwd: dir, env: {}, overrides, datasetLabel });
+  const { points: drafts, diagnostics } = compilePoints('s.yaml', {
+    cwd: dir,
+    env: {},
+    overrides,
+    datasetLabel,
+  });
   expect(diagnostics.filter((d) => d.severity === 'error').map((d) => d.message)).toEqual([]);
-  return spec!.points.map((p) => {
+  return drafts.map((p) => {
     const { dataset: _d, ...rest } = p.params;
     return rest;
   });
@@ -66,7 +71,7 @@ describe('sweeps', () => {
   it('keeps types (1 vs "1") and drops duplicate points (1 and 1.0 are equal)', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 's.yaml'), `${HEAD}sweep: { grid: { mllm.top_k: [1, "1"] } }\n`);
-    const { diagnostics } = compileSpec('s.yaml', { cwd: dir, env: {}, overrides: [], datasetLabel });
+    const { diagnostics } = compilePoints('s.yaml', { cwd: dir, env: {}, overrides: [], datasetLabel });
     expect(diagnostics.map((d) => d.message)).toEqual(['`mllm.top_k` must be an integer (got "1")']);
     expect(points('sweep: { grid: { mllm.top_k: [1, 1.0, 2] } }\n')).toEqual([
       { 'mllm.top_k': 1 },
@@ -86,13 +91,13 @@ describe('sweeps', () => {
   it('--set overrides a base value (typed like YAML)', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 's.yaml'), HEAD);
-    const { spec } = compileSpec('s.yaml', {
+    const { points: drafts } = compilePoints('s.yaml', {
       cwd: dir,
       env: {},
       overrides: ['mllm.temperature=0.7', 'score.k=10'],
       datasetLabel,
     });
-    expect(spec!.points[0]!.config.mllm?.temperature).toBe(0.7);
-    expect(spec!.points[0]!.config.score?.k).toBe(10);
+    expect(drafts[0]!.config.mllm?.temperature).toBe(0.7);
+    expect(drafts[0]!.config.score?.k).toBe(10);
   });
 });

@@ -100,10 +100,10 @@ describe('CIRR loader', () => {
     );
   });
 
-  it('says which file is missing and what --data-root must contain', async () => {
+  it('says which file is missing and what the dataset root must contain', async () => {
     const root = join(cirrRoot(), 'nowhere');
     expect(await loadError({ dataset: 'cirr', split: 'val', root })).toBe(
-      `${join(root, 'cirr/captions/cap.rc2.val.json')}: not found (CIRR val captions; --data-root must contain cirr/captions/)`,
+      `${join(root, 'cirr/captions/cap.rc2.val.json')}: not found (CIRR val captions; the dataset root must contain cirr/captions/)`,
     );
   });
 });
