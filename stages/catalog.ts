@@ -61,12 +61,13 @@ function backendOf(ctx: Parameters<StageRunner>[0]): string {
   return typeof ctx.node.params.backend === 'string' ? ctx.node.params.backend : 'unknown';
 }
 
-function notYet(kind: StageKind, issue: string): StageRunner {
+/** The runner for a backend that this version of pefuse cannot run: a `not-implemented` failure. */
+function notAvailable(kind: StageKind, available: readonly string[]): StageRunner {
   return async (ctx) =>
     err(
       failure(
         'not-implemented',
-        `${kind} with backend "${backendOf(ctx)}" is not available in this version (${issue}); use backend: dummy to try the pipeline`,
+        `${kind} with backend "${backendOf(ctx)}" is not available in this version of pefuse (available: ${available.join(', ')}); use backend: dummy to try the pipeline`,
       ),
     );
 }
@@ -98,9 +99,9 @@ const benchmark = lazy(
 const gpuUnlessDummy = (node: StageNodeSpec): StageResource => (node.backend === 'dummy' ? 'cpu' : 'gpu');
 
 const byBackend =
-  (runners: Record<string, StageRunner>, fallback: StageRunner): StageRunner =>
+  (kind: StageKind, runners: Record<string, StageRunner>): StageRunner =>
   (ctx) =>
-    (runners[backendOf(ctx)] ?? fallback)(ctx);
+    (runners[backendOf(ctx)] ?? notAvailable(kind, Object.keys(runners)))(ctx);
 
 /** Model-stage runners by backend; every other backend fails with `not-implemented` (and plan warns). */
 const MLLM_COMPOSE: Record<string, StageRunner> = { dummy: dummyMllmCompose };
@@ -127,7 +128,7 @@ const DEFINITIONS: StageDefinition[] = [
     description: 'MLLM: reference image + text → target description',
     resource: 'gpu',
     resourceOf: gpuUnlessDummy,
-    run: byBackend(MLLM_COMPOSE, notYet('mllm.compose', 'the MLLM stage lands with its own issue')),
+    run: byBackend('mllm.compose', MLLM_COMPOSE),
   },
   {
     kind: 'mllm.caption',
@@ -135,7 +136,7 @@ const DEFINITIONS: StageDefinition[] = [
     description: 'MLLM: gallery image → caption',
     resource: 'gpu',
     resourceOf: gpuUnlessDummy,
-    run: byBackend(MLLM_CAPTION, notYet('mllm.caption', 'the MLLM stage lands with its own issue')),
+    run: byBackend('mllm.caption', MLLM_CAPTION),
   },
   {
     kind: 'diffusion.edit',
@@ -144,35 +145,27 @@ const DEFINITIONS: StageDefinition[] = [
     resource: 'gpu',
     resourceOf: gpuUnlessDummy,
     // Every diffusion backend is a worker: a guidance sweep reuses the workers parked on the GPU.
-    run: dispatchesToWorkers(
-      byBackend(DIFFUSION_EDIT, notYet('diffusion.edit', 'unknown diffusion backend')),
-    ),
+    run: dispatchesToWorkers(byBackend('diffusion.edit', DIFFUSION_EDIT)),
   },
   {
     kind: 'embed.text',
     implVersion: 1,
     description: 'retrieval model: text → L2-normalised vector',
     resource: 'cpu',
-    run: byBackend(
-      {
-        dummy: lazy(dummyEmbed, (m) => m.dummyEmbedTextRunner),
-        onnx: lazy(onnxEmbed, (m) => m.embedTextRunner),
-      },
-      notYet('embed.text', 'unknown backend'),
-    ),
+    run: byBackend('embed.text', {
+      dummy: lazy(dummyEmbed, (m) => m.dummyEmbedTextRunner),
+      onnx: lazy(onnxEmbed, (m) => m.embedTextRunner),
+    }),
   },
   {
     kind: 'embed.image',
     implVersion: 1,
     description: 'retrieval model: image → L2-normalised vector',
     resource: 'cpu',
-    run: byBackend(
-      {
-        dummy: lazy(dummyEmbed, (m) => m.dummyEmbedImageRunner),
-        onnx: lazy(onnxEmbed, (m) => m.embedImageRunner),
-      },
-      notYet('embed.image', 'unknown backend'),
-    ),
+    run: byBackend('embed.image', {
+      dummy: lazy(dummyEmbed, (m) => m.dummyEmbedImageRunner),
+      onnx: lazy(onnxEmbed, (m) => m.embedImageRunner),
+    }),
   },
   {
     kind: 'score',

@@ -260,6 +260,8 @@ async function datasetFacts(
     d.images !== undefined
       ? userPath(d.images, ctx, ctx.spanOf(['datasets', index, 'images']), diagnostics)
       : null;
+  if (root === null || (d.images !== undefined && images === null))
+    return { data: null, queries: null, gallery: null, root, images, unresolved: null };
 
   if (!existsSync(root)) {
     const variables = unsetVariables(span, ctx);
@@ -351,7 +353,11 @@ async function retrievalIdentity(
     r.model_dir !== undefined ? ['retrieval', 'model_dir'] : ['retrieval', 'model'],
     r.model_dir ?? r.model,
   );
-  const dir = r.model_dir !== undefined ? userPath(r.model_dir, ctx, span, diagnostics) : null;
+  if (r.model_dir?.startsWith('~') && !r.model_dir.startsWith('~/') && r.model_dir !== '~') {
+    userPath(r.model_dir, ctx, span, diagnostics); // the located error
+    return { id: null, unresolved: null };
+  }
+  const dir = r.model_dir !== undefined ? userPath(r.model_dir, ctx) : null;
   if (dir === null || !existsSync(dir)) {
     const variables = unsetVariables(span, ctx);
     diagnostics.push(
@@ -389,7 +395,19 @@ async function retrievalIdentity(
  * for the home directory as in a shell. `~user/…` is refused (a located error): pefuse does not look up
  * other users' home directories.
  */
-function userPath(p: string, ctx: PlanContext, span?: SourceSpan | null, diagnostics?: Diagnostic[]): string {
+function userPath(p: string, ctx: PlanContext): string;
+function userPath(
+  p: string,
+  ctx: PlanContext,
+  span: SourceSpan | null,
+  diagnostics: Diagnostic[],
+): string | null;
+function userPath(
+  p: string,
+  ctx: PlanContext,
+  span?: SourceSpan | null,
+  diagnostics?: Diagnostic[],
+): string | null {
   if (p === '~' || p.startsWith('~/')) return join(ctx.env.HOME || homedir(), p.slice(1));
   if (p.startsWith('~') && diagnostics && span !== undefined) {
     const user = p.slice(1).split('/')[0];
@@ -398,6 +416,7 @@ function userPath(p: string, ctx: PlanContext, span?: SourceSpan | null, diagnos
         hint: 'write the full path, or `~/…` for your own home directory',
       }),
     );
+    return null;
   }
   return resolve(ctx.cwd, p);
 }

@@ -73,6 +73,14 @@ export function failure(
   return f;
 }
 
+/**
+ * Whether running the same command again may get past this failure (a crash, a timeout, a server that
+ * was down, an interruption) rather than failing the same way until something is fixed.
+ */
+export function rerunMayFix(reason: FailureReason): boolean {
+  return reason === 'cancelled' || defaultRetryable(reason);
+}
+
 function defaultRetryable(reason: FailureReason): boolean {
   switch (reason) {
     case 'worker-exit':

@@ -4,6 +4,7 @@
  * waiting for the same kind of resource, and, when a GPU is released, prefers a stage that needs the
  * same model as the one that just ran there (keeping a loaded model's cache warm).
  */
+import { existsSync, readdirSync } from 'node:fs';
 import type { StageResource } from '../plan/stage.js';
 import { err, ok, type Result } from '../util/result.js';
 
@@ -41,6 +42,21 @@ export function resolveGpus(
       : err(`CUDA_VISIBLE_DEVICES: ${r.error}`);
   }
   return ok({ gpus: [], source: 'none found' });
+}
+
+/**
+ * How many NVIDIA GPUs the driver shows on this machine (`/proc/driver/nvidia/gpus`, else `/dev/nvidiaN`):
+ * 0 when there is no driver, null where this cannot be told (not Linux).
+ */
+export function visibleGpuCount(root = '/'): number | null {
+  if (process.platform !== 'linux') return null;
+  try {
+    return readdirSync(`${root}proc/driver/nvidia/gpus`).length;
+  } catch {
+    let n = 0;
+    while (existsSync(`${root}dev/nvidia${n}`)) n++;
+    return n;
+  }
 }
 
 export function parseGpuList(text: string): Result<string[], string> {

@@ -1,6 +1,6 @@
 /** Text shared by the human reporters and the run command's failure summary. */
 import { type FailureSummary, type RunEvent, shortKey } from '../events/event.js';
-import type { Failure } from '../exec/failure.js';
+import { type Failure, rerunMayFix } from '../exec/failure.js';
 
 export function fmtSeconds(s: number): string {
   if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)}s`;
@@ -45,7 +45,11 @@ export function failureSummaryText(
   }
   if (skipped > 0)
     lines.push(`${skipped} downstream stage${skipped === 1 ? ' was' : 's were'} skipped (upstream failed)`);
-  lines.push('re-run the same command to resume: finished items are kept');
+  // Advice that fits: a re-run resumes past a crash or an interruption, but not past a missing file.
+  const fixable = failures.filter((f) => f.reason !== 'upstream-failed');
+  if (interrupted || fixable.some((f) => rerunMayFix(f.reason)))
+    lines.push('re-run the same command to resume: finished items are kept');
+  else lines.push('fix what the failures above name, then run the same command again: finished work is kept');
   return `${lines.join('\n')}\n`;
 }
 

@@ -17,6 +17,8 @@ export interface StatusSummary {
   metrics: Record<string, JsonValue>[];
   /** Per experiment: points with metrics that earlier runs (other `--set`/`--limit`) recorded, not shown. */
   hidden: Record<string, JsonValue>[];
+  /** Points of each experiment's latest run without metrics (test splits have no public targets). */
+  unscored: Record<string, JsonValue>[];
 }
 
 const QUERIES = {
@@ -47,6 +49,13 @@ const QUERIES = {
     WHERE p.run_id IS NOT NULL AND p.run_id <> (SELECT r.id FROM runs r WHERE r.experiment = m.experiment
                                                 ORDER BY r.started_at DESC LIMIT 1)
     GROUP BY m.experiment ORDER BY m.experiment`,
+  unscored: `
+    SELECT p.experiment, p.point_id, p.idx, p.params,
+      json_extract_string(p.config, '$.dataset.split') AS split
+    FROM points p
+    WHERE p.run_id = (SELECT r.id FROM runs r WHERE r.experiment = p.experiment ORDER BY r.started_at DESC LIMIT 1)
+      AND NOT EXISTS (SELECT 1 FROM latest_metrics m WHERE m.experiment = p.experiment AND m.point_id = p.point_id)
+    ORDER BY p.experiment, p.idx`,
 } as const;
 
 /**
@@ -65,8 +74,9 @@ export async function readStatus(
     failures: [],
     metrics: [],
     hidden: [],
+    unscored: [],
   };
-  for (const name of ['experiments', 'stages', 'failures', 'metrics', 'hidden'] as const) {
+  for (const name of ['experiments', 'stages', 'failures', 'metrics', 'hidden', 'unscored'] as const) {
     const r = await db.query(QUERIES[name]);
     if (!r.ok) return err(r.error);
     out[name] = r.value;
@@ -78,6 +88,7 @@ export async function readStatus(
       e.last_status = 'killed';
   }
   for (const m of out.metrics) m.params = jsonObject(m.params);
+  for (const m of out.unscored) m.params = jsonObject(m.params);
   return ok(out);
 }
 
@@ -91,9 +102,17 @@ function jsonObject(v: JsonValue | undefined): JsonValue {
   }
 }
 
-/** Natural order for metric names: recall@1 < recall@5 < recall@10 < recall_subset@1. */
-function metricOrder(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
+/** Metric names by family, then K: recall@1 < recall@5 < recall@10 < recall_subset@1 < recall_subset@2. */
+export function metricOrder(a: string, b: string): number {
+  const [fa = '', ka = ''] = a.split('@');
+  const [fb = '', kb = ''] = b.split('@');
+  if (fa !== fb) return fa < fb ? -1 : 1;
+  return ka.localeCompare(kb, 'en', { numeric: true });
+}
+
+/** A metric value as a percentage with two decimals (100.00, 33.33). */
+function metricCell(v: JsonValue | undefined): string {
+  return typeof v === 'number' ? v.toFixed(2) : cell(v);
 }
 
 function cell(v: JsonValue | undefined): string {
@@ -213,13 +232,34 @@ export function renderStatus(s: StatusSummary): string {
         ds,
         paramsText(first.params),
         cell(first.n),
-        ...names.map((n) => cell(g.find((r) => r.name === n)?.value)),
+        ...names.map((n) => metricCell(g.find((r) => r.name === n)?.value)),
       ];
     });
     parts.push(
       '',
       `Metrics of ${exp} (the points of its latest run, %)`,
       textTable(['point', 'data', 'params', 'n', ...names], table),
+    );
+  }
+  // Points without metrics: test splits have no public targets (their rankings go to `pefuse export`).
+  const unscoredBy = new Map<string, Record<string, JsonValue>[]>();
+  for (const u of s.unscored)
+    unscoredBy.set(String(u.experiment), [...(unscoredBy.get(String(u.experiment)) ?? []), u]);
+  for (const [exp, rows] of unscoredBy) {
+    parts.push(
+      '',
+      `Points of ${exp} without metrics (its latest run)`,
+      textTable(
+        ['point', 'data', 'params', 'note'],
+        rows.map((u) => [
+          cell(u.point_id),
+          cell((u.params as Record<string, JsonValue> | null)?.dataset),
+          paramsText(u.params),
+          u.split === 'test' || u.split === 'test1'
+            ? 'no metrics (test split; use export)'
+            : 'no metrics (its stages did not finish)',
+        ]),
+      ),
     );
   }
   for (const h of s.hidden) {

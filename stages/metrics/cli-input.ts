@@ -24,7 +24,8 @@ import { rankingsFromScores, SCORE_DTYPES } from './scores-input.js';
 
 export interface BenchmarkFlags {
   dataset: string;
-  split: string;
+  /** Required except for GeneCIS, which has one split. */
+  split?: string;
   dataRoot: string;
   category?: string;
   task?: string;
@@ -38,7 +39,12 @@ export async function loadFromFlags(
   if (!(allowed as readonly string[]).includes(f.dataset))
     return err(`--dataset must be one of ${allowed.join(', ')}, got "${f.dataset}"`);
   const dataset = f.dataset as BenchmarkName;
-  const split = f.split === 'test1' && dataset === 'cirr' ? 'test' : f.split;
+  if (dataset === 'genecis' && f.split !== undefined && f.split !== 'val')
+    return err(`GeneCIS has one split: leave --split out (got "${f.split}")`);
+  if (f.split === undefined && dataset !== 'genecis')
+    return err(`--dataset ${dataset} needs --split val|${dataset === 'cirr' ? 'test1' : 'test'}`);
+  const given = f.split ?? 'val';
+  const split = given === 'test1' && dataset === 'cirr' ? 'test' : given;
   if (split !== 'val' && split !== 'test') return err(`--split must be val or test, got "${f.split}"`);
   if (dataset === 'fashioniq') {
     if (f.category === undefined)

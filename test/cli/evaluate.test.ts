@@ -114,6 +114,26 @@ describe('pefuse evaluate', () => {
     );
   });
 
+  it('GeneCIS has one split: --split is not needed (other benchmarks still need it)', async () => {
+    const root = genecisRoot();
+    const rankings = jsonFile({ 0: [0, 1, 2, 3], 1: [1, 0, 2, 3] });
+    const args = ['evaluate', '--data-root', root, '--rankings', rankings];
+    const r = await pefuse([...args, '--dataset', 'genecis', '--task', 'focus_object']);
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe('GeneCIS focus_object (n = 2)');
+    const test = await pefuse([...args, '--dataset', 'genecis', '--task', 'focus_object', '--split', 'test']);
+    expect([test.exitCode, test.stderr]).toEqual([
+      2,
+      'pefuse evaluate: GeneCIS has one split: leave --split out (got "test")\n',
+    ]);
+    const cirr = await pefuse([...args, '--dataset', 'cirr']);
+    expect([cirr.exitCode, cirr.stderr]).toEqual([
+      2,
+      'pefuse evaluate: --dataset cirr needs --split val|test1\n',
+    ]);
+  });
+
   it('reports bad input with exit 2 and exact messages', async () => {
     const cirr = cirrRoot();
     const base = ['evaluate', '--dataset', 'cirr', '--split', 'val', '--data-root', cirr];

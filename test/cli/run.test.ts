@@ -13,7 +13,7 @@ describe('pefuse run: usage errors exit 2 before anything runs', () => {
     const r = await pefuse(['run', DEMO, '--executor', 'slurm']);
     expect([r.exitCode, r.stderr]).toEqual([
       2,
-      'pefuse run: the slurm executor is not available yet; use --executor local (the default)\n',
+      'pefuse run: the slurm executor is not available in this version of pefuse; use --executor local (the default)\n',
     ]);
   });
 

@@ -59,7 +59,12 @@ describe('pefuse status', () => {
         'Metrics of demo (the points of its latest run, %)',
         'point         data           params                                n  recall@1  recall@5  recall@10',
         '------------  -------------  ------------------------------------  -  --------  --------  ---------',
-        'p0aaaaaaaaaa  synthetic/val  mllm.temperature=0 repeat=0 mode=t2i  4        25        50         75',
+        'p0aaaaaaaaaa  synthetic/val  mllm.temperature=0 repeat=0 mode=t2i  4     25.00     50.00      75.00',
+        '',
+        'Points of demo without metrics (its latest run)',
+        'point         data           params                                  note',
+        '------------  -------------  --------------------------------------  --------------------------------------',
+        'p1aaaaaaaaaa  synthetic/val  mllm.temperature=0.5 repeat=0 mode=t2i  no metrics (its stages did not finish)',
         '',
       ].join('\n'),
     );
@@ -70,7 +75,15 @@ describe('pefuse status', () => {
     const r = await pefuse(['status', '--db', join(cache, 'results.duckdb'), '--json']);
     expect(r.exitCode).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(Object.keys(doc)).toEqual(['file', 'experiments', 'stages', 'failures', 'metrics', 'hidden']);
+    expect(Object.keys(doc)).toEqual([
+      'file',
+      'experiments',
+      'stages',
+      'failures',
+      'metrics',
+      'hidden',
+      'unscored',
+    ]);
     expect(doc.failures).toEqual([
       expect.objectContaining({
         kind: 'mllm.compose',

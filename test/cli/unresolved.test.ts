@@ -3,13 +3,12 @@
  * its default was used, a gallery that cannot be built) plan with a warning, are marked unresolved, are
  * refused by `run`, and stop `gc` from deleting anything on their strength (issue 9, defects 1, 3, 7).
  */
-import { cpSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../runner/store/index.js';
 import { HAS_SHARED, NO_SHARED_REASON, pefuse, SHARED, tempDir } from '../helpers/cli.js';
-import { circoRoot, cirrRoot } from '../stages/datasets/fixtures.js';
+import { circoRoot, cirrDataWithImages } from '../stages/datasets/fixtures.js';
 
 const SPEC = `experiment: unresolved
 datasets:
@@ -32,20 +31,8 @@ function backdate(path: string, ms: number): void {
   walk(path);
 }
 
-/** A CIRR fixture with its 8 images, under `<data>/cirr`, and a project dir (no `data/` in it). */
-async function cirrData(): Promise<string> {
-  const data = tempDir('pefuse-data-');
-  cpSync(cirrRoot(), join(data, 'cirr'), { recursive: true });
-  mkdirSync(join(data, 'cirr', 'dev'), { recursive: true });
-  for (let i = 0; i < 8; i++)
-    await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 30 * i, g: 90, b: 200 } } })
-      .png()
-      .toFile(join(data, 'cirr', 'dev', `dev-${i}-0-img0.png`));
-  return data;
-}
-
 async function computed(): Promise<{ dir: string; data: string; cache: string }> {
-  const data = await cirrData();
+  const data = await cirrDataWithImages();
   const dir = tempDir('pefuse-proj-');
   writeFileSync(join(dir, 'spec.yaml'), SPEC);
   const r = await pefuse(['run', 'spec.yaml'], { cwd: dir, env: { MYDATA: data } });

@@ -8,7 +8,7 @@ import type { RegisterCommand } from './index.js';
 
 interface EvaluateFlags {
   dataset: string;
-  split: string;
+  split?: string;
   dataRoot: string;
   category?: string;
   task?: string;
@@ -22,7 +22,7 @@ export const registerEvaluate: RegisterCommand = (program: Command, io: CliIo) =
     .command('evaluate')
     .description('compute the official metrics of a benchmark from a score matrix or rankings')
     .requiredOption('--dataset <name>', 'fashioniq | cirr | circo | genecis')
-    .requiredOption('--split <split>', 'val | test')
+    .option('--split <split>', 'val | test (CIRR: val | test1); GeneCIS has one split: leave it out')
     .requiredOption('--data-root <dir>', "the dataset's root in its official layout (annotation files only)")
     .option('--category <cat>', 'Fashion-IQ category: dress | shirt | toptee')
     .option(

@@ -55,7 +55,7 @@ export function registerRun(program: Command, io: CliIo, setExit: (code: number)
       `output: ${REPORTER_NAMES.join(' | ')} (default: tty on a terminal, else plain)`,
     )
     .option('--gpus <ids>', 'GPU ids to use, e.g. 0,1 (default: resources.gpus, then CUDA_VISIBLE_DEVICES)')
-    .option('--executor <name>', 'local (slurm comes later)', 'local')
+    .option('--executor <name>', 'local (the only executor in this version of pefuse)', 'local')
     .action(async (spec: string, opts: RunOptions, cmd: Command) => {
       setExit(await runCommand(spec, opts, cmd, io));
     });
@@ -66,7 +66,7 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
   if (opts.executor === 'slurm') {
     throw new CliExit(
       EXIT_USAGE,
-      'pefuse run: the slurm executor is not available yet; use --executor local (the default)',
+      'pefuse run: the slurm executor is not available in this version of pefuse; use --executor local (the default)',
     );
   }
   if (opts.executor !== 'local') {
@@ -104,10 +104,14 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
     }
   }
 
-  const { resolveGpus } = await import('../../exec/resources.js');
+  const { resolveGpus, visibleGpuCount } = await import('../../exec/resources.js');
   const specGpus = Array.isArray(plan.resources.gpus) ? (plan.resources.gpus as number[]) : undefined;
   const gpus = resolveGpus(opts.gpus, specGpus, io.env);
   if (!gpus.ok) throw new CliExit(EXIT_USAGE, `pefuse run: ${gpus.error}`);
+  if (gpus.value.gpus.length > 0 && visibleGpuCount() === 0)
+    io.stderr(
+      `pefuse run: warning: ${gpus.value.source} names GPU ${gpus.value.gpus.join(',')}, but no GPU is visible on this machine (no NVIDIA driver found); stages that need a GPU will fail or run on the CPU. Use --gpus none to run without one.\n`,
+    );
   const cpuSlots =
     typeof plan.resources.cpu_slots === 'number' ? plan.resources.cpu_slots : availableParallelism();
   const httpWindow =

@@ -2,14 +2,14 @@
  * What `pefuse run` leaves in results.duckdb for the demo, queried the way a user would: item counts of
  * in-process stages, the compute table, a database rebuilt by a fully cached re-run, runs killed -9.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openResults } from '../../../runner/results/index.js';
 import type { JsonValue } from '../../../runner/util/json.js';
-import { pefuse, tempDir } from '../../helpers/cli.js';
+import { pefuse, REPO_ROOT, tempDir } from '../../helpers/cli.js';
 
 const DEMO = 'experiments/demo.yaml';
 const LIMIT = '3';
@@ -132,6 +132,18 @@ describe('results database after `pefuse run` on the demo', () => {
       await query(file, `SELECT count(*) AS n FROM points WHERE experiment = 'demo' AND run_id = ${latest}`),
     ).toEqual([{ n: 24 }]);
   }, 120_000);
+
+  it("the README's first SQL example gives one curve per mode and no NULL row", async () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    const block = readme.slice(readme.indexOf('```sql\n') + 7);
+    const first = block.slice(0, block.indexOf(';')).replace("'fig2-mllm-sensitivity'", "'demo'");
+    const rows = await query(file, first);
+    // The demo sweeps mllm.temperature (0, 0.4, 0.8) under t2i and t2t, 2 repeats each; the other arm
+    // (i2i, i2t: guidance scale) has no temperature.
+    const curves = new Set(rows.map((r) => `${r.mode} ${r.temperature}`));
+    expect([...curves].sort()).toEqual(['t2i 0', 't2i 0.4', 't2i 0.8', 't2t 0', 't2t 0.4', 't2t 0.8']);
+    expect(rows.every((r) => Number(r.n) === 2)).toBe(true);
+  });
 
   it('a run left `running` by a killed pefuse is marked `killed` by the next run on this host', async () => {
     const pid = await deadPid();

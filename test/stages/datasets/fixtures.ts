@@ -2,8 +2,9 @@
  * Tiny dataset roots in the official layouts, written by the tests into temp folders (ties, reference
  * rules and error messages are easiest to see on a handful of images).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import sharp from 'sharp';
 import { tempDir } from '../../helpers/cli.js';
 
 export function writeJson(root: string, rel: string, value: unknown): string {
@@ -116,4 +117,19 @@ export function genecisRoot(): string {
     },
   ]);
   return root;
+}
+
+/**
+ * A data folder holding `cirr/` as cirrRoot() writes it plus its 8 images (8×8 PNGs), so the dummy
+ * backends can run a CIRR point (val and test1) end to end.
+ */
+export async function cirrDataWithImages(): Promise<string> {
+  const data = tempDir('pefuse-data-');
+  cpSync(cirrRoot(), join(data, 'cirr'), { recursive: true });
+  mkdirSync(join(data, 'cirr', 'dev'), { recursive: true });
+  for (let i = 0; i < 8; i++)
+    await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 30 * i, g: 90, b: 200 } } })
+      .png()
+      .toFile(join(data, 'cirr', 'dev', `dev-${i}-0-img0.png`));
+  return data;
 }
