@@ -272,7 +272,7 @@ async function datasetFacts(
         unresolved: 'missing',
         hint:
           variables.length > 0
-            ? `${variables.map((v) => `$${v}`).join(', ')} ${variables.length === 1 ? 'is' : 'are'} not set, so the default was used; set it, or put the data there. Until then the points on this dataset are unresolved: \`pefuse run\` skips them`
+            ? `${variables.map((v) => `$${v}`).join(', ')} ${variables.length === 1 ? 'is' : 'are'} not set, so the default was used; set it, or put the data there. Until then the points on this dataset are unresolved: \`pefuse run\` refuses them`
             : 'put the annotation files there (or fix the path). Until then the points on this dataset are unresolved: `pefuse run` refuses them',
       }),
     );

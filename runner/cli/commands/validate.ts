@@ -32,7 +32,10 @@ export function registerValidate(program: Command, io: CliIo, setExit: (code: nu
         }
         printDiagnostics(io, r.value.warnings);
         const n = r.value.points.length;
-        io.stdout(`${spec}: ok (${n} point${n === 1 ? '' : 's'}, ${r.value.stages.length} stages)\n`);
+        const u = r.value.points.filter((p) => p.unresolved).length;
+        io.stdout(
+          `${spec}: ok (${n} point${n === 1 ? '' : 's'}, ${r.value.stages.length} stages${u > 0 ? `; ${u} unresolved: see the warnings` : ''})\n`,
+        );
       }
       if (failed) setExit(EXIT_USAGE);
     });
