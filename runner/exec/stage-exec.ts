@@ -171,7 +171,7 @@ async function runLocked(
       status: 'failed',
       failure: failure(
         'not-implemented',
-        `no implementation can run ${ref.kind} stages with backend "${ref.backend}" yet`,
+        `this version of pefuse cannot run ${ref.kind} stages with backend "${ref.backend}"`,
       ),
       attempts: 0,
       done: resumed,

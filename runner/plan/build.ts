@@ -243,6 +243,14 @@ function sweptWithoutEffect(drafts: readonly DraftPoint[], points: readonly Poin
   const paths = new Map<string, Diagnostic['span']>();
   for (const d of drafts)
     for (const [p, span] of Object.entries(d.axes)) if (!paths.has(p)) paths.set(p, span);
+  if (paths.size === 0) return out;
+  // Each point's chain as one string, once (plans can have 100k points).
+  const chains = points.map((p) =>
+    Object.keys(p.stages)
+      .sort()
+      .map((r) => p.stages[r])
+      .join(','),
+  );
   for (const [path, span] of paths) {
     // Group the points that sweep `path` by their other params; within a group, different values of
     // `path` must give different chains somewhere.
@@ -253,7 +261,7 @@ function sweptWithoutEffect(drafts: readonly DraftPoint[], points: readonly Poin
       const id = JSON.stringify(Object.entries(rest).sort(([a], [b]) => (a < b ? -1 : 1)));
       const g = groups.get(id) ?? { values: new Set<string>(), chains: new Set<string>() };
       g.values.add(JSON.stringify(value));
-      g.chains.add(JSON.stringify(Object.entries(points[i]!.stages).sort()));
+      g.chains.add(chains[i]!);
       groups.set(id, g);
     });
     const varied = [...groups.values()].filter((g) => g.values.size > 1);

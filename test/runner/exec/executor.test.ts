@@ -127,9 +127,9 @@ describe('executor scheduling', () => {
       [
         '2 stages failed:',
         '  mllm.compose  KEY  compose  input-missing    item q2: image not found: /data/q2.png',
-        '  score         KEY  todo     not-implemented  no implementation can run score stages with backend "fake" yet',
+        '  score         KEY  todo     not-implemented  this version of pefuse cannot run score stages with backend "fake"',
         '1 downstream stage was skipped (upstream failed)',
-        're-run the same command to resume: finished items are kept',
+        'fix what the failures above name, then run the same command again: finished work is kept',
       ].join('\n'),
     );
   });
