@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../runner/store/index.js';
-import { HAS_SHARED, NO_SHARED_REASON, pefuse, SHARED, tempDir } from '../helpers/cli.js';
+import { itWithShared, pefuse, SHARED, tempDir } from '../helpers/cli.js';
 import { circoRoot, cirrDataWithImages } from '../stages/datasets/fixtures.js';
 
 const SPEC = `experiment: unresolved
@@ -179,8 +179,8 @@ retrieval: { backend: dummy, model: dummy }
     expect(run.stderr).toContain(`  the circo gallery cannot be built from ${circo}: `);
   });
 
-  it.skipIf(!HAS_SHARED)(
-    `fig2 on the real CIRCO annotations shows the gallery warning first (${HAS_SHARED ? '../shared' : NO_SHARED_REASON})`,
+  itWithShared('datasets/circo/annotations/val.json')(
+    'fig2 on the real CIRCO annotations shows the gallery warning first',
     async () => {
       const cache = tempDir();
       const env = { PEFUSE_DATA: join(SHARED, 'datasets') };
