@@ -191,25 +191,25 @@ retrieval: { backend: dummy, model: dummy }
     );
   });
 
-  it('an unused diffusion block in a t2i spec does not warn; a used one does, in user words', async () => {
+  it('an unused model block does not warn (an MLLM block in an i2i spec); a used one does, in user words', async () => {
     const spec = (mode: string) => `experiment: t
 datasets: [{ name: synthetic, n_gallery: 20, n_queries: 4 }]
 mode: ${mode}
-mllm: { backend: dummy, model: dummy-mllm }
-diffusion: { backend: diffusers, pipeline: sdxl-turbo }
+mllm: { backend: vllm, model: Qwen/Qwen2.5-VL-7B-Instruct }
+diffusion: { backend: dummy, pipeline: dummy, steps: 2 }
 retrieval: { backend: dummy, model: dummy }
 `;
-    const dir = project({ 't2i.yaml': spec('t2i'), 'i2i.yaml': spec('i2i') });
-    const a = await pefuse(['validate', 't2i.yaml'], { cwd: dir });
+    const dir = project({ 'i2i.yaml': spec('i2i'), 't2i.yaml': spec('t2i') });
+    const a = await pefuse(['validate', 'i2i.yaml'], { cwd: dir });
     expect(a.stderr).toBe('');
-    const b = await pefuse(['validate', 'i2i.yaml'], { cwd: dir });
+    const b = await pefuse(['validate', 't2i.yaml'], { cwd: dir });
     expect(b.stderr).toContain(
-      'warning: backend "diffusers" is not available in this version of pefuse: its diffusion stages will fail when run',
+      'warning: backend "vllm" is not available in this version of pefuse: its MLLM stages will fail when run',
     );
-    const run = await pefuse(['run', 'i2i.yaml'], { cwd: dir });
+    const run = await pefuse(['run', 't2i.yaml'], { cwd: dir });
     expect(run.exitCode).toBe(1);
-    expect(run.stderr).toContain(
-      'diffusion.edit with backend "diffusers" is not available in this version of pefuse (available: dummy); use backend: dummy to try the pipeline',
+    expect(run.stdout + run.stderr).toContain(
+      'mllm.compose with backend "vllm" is not available in this version of pefuse (available: dummy); use backend: dummy to try the pipeline',
     );
     expect(run.stderr + run.stdout).not.toMatch(/lands with|its own issue/);
   });
