@@ -84,9 +84,11 @@ describe('two runners on one cache', () => {
       : [r1, r2];
     expect(done(worker.events).sort()).toEqual(['i0', 'i0', 'i1', 'i1', 'i2']);
     expect(done(waiter.events)).toEqual([]);
+    // A was waited for; B is either waited for too or, when the first runner finished it before the
+    // second got there (a loaded machine), found published in the store. Never computed twice.
     expect(waiter.events.filter((e) => e.type === 'stage-cached').map((e) => `${e.role} ${e.by}`)).toEqual([
       'A other-runner',
-      'B other-runner',
+      expect.stringMatching(/^B (other-runner|store)$/),
     ]);
     // Each item reached a worker exactly once across both runners.
     const items = rig
