@@ -56,7 +56,7 @@ export const dummyEmbedTextRunner: StageRunner = async (ctx) => {
     const norm = Math.hypot(...mean) || 1;
     rows.push({ id: item.id, vec: mean.map((x) => x / norm) });
   }
-  rows.forEach((_, i) => ctx.notify?.({ type: 'progress', done: i + 1, total: rows.length }));
+  for (let i = 0; i < rows.length; i++) ctx.notify?.({ type: 'progress', done: i + 1, total: rows.length });
   return publish(ctx, rows);
 };
 
