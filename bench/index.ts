@@ -45,6 +45,10 @@ const BENCHES: Record<string, Bench> = {
     load: () => import('./report.js'),
     what: 'the whole `pefuse report` of a 30-point × 3-repeat sweep (target < 5 s) vs `pefuse status` on the same database',
   },
+  mllm: {
+    load: () => import('./mllm.js'),
+    what: 'MLLM HTTP client req/s vs a loopback server capacity (200 ms, 64 at once) and bare fetch; RSS; images → data URIs/s with and without downscaling',
+  },
 };
 
 const USAGE = `usage: npm run bench -- NAME… [--repeat N]

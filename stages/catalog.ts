@@ -4,8 +4,9 @@
  *
  *   kind            backend dummy (offline demo)             real backends
  *   dataset         synthetic generator (name: synthetic)    benchmark loaders + image check
- *   mllm.compose    dummy MLLM worker (JSON lines)           vllm/sglang/ollama/transformers: MLLM issue
- *   mllm.caption    dummy MLLM worker                        as above
+ *   mllm.compose    dummy MLLM worker (JSON lines)           vllm/sglang/ollama/openai: HTTP client (in
+ *                                                            process, no GPU); raw: the modification text
+ *   mllm.caption    dummy MLLM worker                        vllm/sglang/ollama/openai
  *   diffusion.edit  dummy diffusion worker                   diffusers worker (stages/diffusion/worker.py)
  *   embed.text      dummy embedder (in process)              onnxruntime-node towers
  *   embed.image     dummy embedder (in process)              onnxruntime-node towers
@@ -19,6 +20,8 @@
  * commands that use stage code (evaluate, export, tokenize) reach it through `TOOLS` below, the same
  * way. test/cli/lazy-load.test.ts asserts what each command loads.
  */
+
+import type { DoctorCheck as RunnerDoctorCheck } from '../runner/doctor/checks.js';
 import { failure } from '../runner/exec/failure.js';
 import type { StageRunner } from '../runner/exec/stage-run.js';
 import { dispatchesToWorkers } from '../runner/exec/worker-stage.js';
@@ -29,9 +32,13 @@ import type {
   StageNodeSpec,
   StageResource,
 } from '../runner/plan/stage.js';
+import type { PlannedStage } from '../runner/plan/types.js';
 import { isJsonObject } from '../runner/util/json.js';
 import { err } from '../runner/util/result.js';
+import { diffusionDoctor } from './diffusion/doctor.js';
 import { type RunnableBackends, resolveFacts } from './fingerprints.js';
+import { HTTP_BACKENDS, isHttpBackend } from './mllm/backends.js';
+import { mllmServerChecks } from './mllm/doctor.js';
 import { chainFor, datasetLabel, type PointFacts } from './pipeline.js';
 
 // For the CLI (`plan`'s CPU note, `doctor`'s diffusers checks): it reaches stage code only through here.
@@ -95,8 +102,26 @@ const benchmark = lazy(
   (m) => m.benchmarkDatasetRunner,
 );
 
+const httpMllm = lazy(
+  () => import('./mllm/runner.js'),
+  (m) => m.httpMllmRunner,
+);
+const rawCompose = lazy(
+  () => import('./mllm/raw.js'),
+  (m) => m.rawComposeRunner,
+);
+
 /** Model stages hold a GPU, except the dummy backends, which are plain CPU programs. */
 const gpuUnlessDummy = (node: StageNodeSpec): StageResource => (node.backend === 'dummy' ? 'cpu' : 'gpu');
+
+/** MLLM stages: HTTP backends hold a share of their endpoint's request window (the server has the GPU). */
+const mllmResource = (node: StageNodeSpec): StageResource => {
+  const b = typeof node.settings.backend === 'string' ? node.settings.backend : node.backend;
+  if (isHttpBackend(b)) return 'http';
+  return b === 'dummy' || b === 'raw' ? 'cpu' : 'gpu';
+};
+
+const HTTP_MLLM: Record<string, StageRunner> = Object.fromEntries(HTTP_BACKENDS.map((b) => [b, httpMllm]));
 
 const byBackend =
   (kind: StageKind, runners: Record<string, StageRunner>): StageRunner =>
@@ -104,13 +129,18 @@ const byBackend =
     (runners[backendOf(ctx)] ?? notAvailable(kind, Object.keys(runners)))(ctx);
 
 /** Model-stage runners by backend; every other backend fails with `not-implemented` (and plan warns). */
-const MLLM_COMPOSE: Record<string, StageRunner> = { dummy: dummyMllmCompose };
-const MLLM_CAPTION: Record<string, StageRunner> = { dummy: dummyMllmCaption };
+const MLLM_COMPOSE: Record<string, StageRunner> = {
+  dummy: dummyMllmCompose,
+  raw: rawCompose,
+  ...HTTP_MLLM,
+};
+const MLLM_CAPTION: Record<string, StageRunner> = { dummy: dummyMllmCaption, ...HTTP_MLLM };
 const DIFFUSION_EDIT: Record<string, StageRunner> = { dummy: dummyDiffusion, diffusers: diffusersRunner };
 
 /** What `resolveFacts` warns about at plan time: the backends these runner maps serve. */
 export const RUNNABLE_BACKENDS: RunnableBackends = {
-  mllm: Object.keys(MLLM_COMPOSE).filter((b) => b in MLLM_CAPTION),
+  // raw serves compose only; planning rejects it where captions are needed (stages/mllm/plan.ts).
+  mllm: Object.keys(MLLM_COMPOSE),
   diffusion: Object.keys(DIFFUSION_EDIT),
 };
 
@@ -127,7 +157,7 @@ const DEFINITIONS: StageDefinition[] = [
     implVersion: 1,
     description: 'MLLM: reference image + text → target description',
     resource: 'gpu',
-    resourceOf: gpuUnlessDummy,
+    resourceOf: mllmResource,
     run: byBackend('mllm.compose', MLLM_COMPOSE),
   },
   {
@@ -135,7 +165,7 @@ const DEFINITIONS: StageDefinition[] = [
     implVersion: 1,
     description: 'MLLM: gallery image → caption',
     resource: 'gpu',
-    resourceOf: gpuUnlessDummy,
+    resourceOf: mllmResource,
     run: byBackend('mllm.caption', MLLM_CAPTION),
   },
   {
@@ -212,3 +242,30 @@ export const TOOLS = {
   metrics: () => import('./metrics/tools.js'),
   tokenizer: () => import('./embed/tokenizer/tools.js'),
 };
+
+/**
+ * `pefuse doctor SPEC`: the checks the planned stages call for: each MLLM server's /v1/models, and the
+ * diffusers worker's Python (torch, diffusers, CUDA) when a stage runs on it.
+ */
+export function doctorChecks(nodes: readonly StageNodeSpec[], env: NodeJS.ProcessEnv): RunnerDoctorCheck[] {
+  const checks: RunnerDoctorCheck[] = [...mllmServerChecks(nodes, env)];
+  if (nodes.some((n) => n.kind === 'diffusion.edit' && n.backend.startsWith('diffusers')))
+    checks.push({
+      group: 'python worker (diffusers)',
+      async run() {
+        const d = await diffusionDoctor(env);
+        return d.checks.map((c) => ({
+          name: c.name,
+          status: c.status,
+          detail: c.hint ? `${c.message}; ${c.hint}` : c.message,
+        }));
+      },
+    });
+  return checks;
+}
+
+/** `pefuse plan --show-prompt`: the MLLM templates of a plan, rendered for a query (loads the loaders). */
+export async function showPrompts(stages: readonly PlannedStage[]): Promise<string> {
+  const { promptPreviews } = await import('./mllm/preview.js');
+  return promptPreviews(stages);
+}

@@ -56,6 +56,14 @@ export interface TextItemOutput {
   text: string;
   /** Present when the backend reported it (for the compute table). */
   tokens?: number;
+  /** `mllm.descriptions` > 1: every description (`text` is the first); embed.text averages them. */
+  texts?: string[];
+  /** HTTP backends: how the answer ended (`stop`, `length`), token counts, seconds, request seed. */
+  finish_reason?: string | null;
+  prompt_tokens?: number | null;
+  completion_tokens?: number | null;
+  latency_s?: number;
+  seed?: number;
 }
 
 /** Item output of `diffusion.edit` (item = query id): the generated PNG. */

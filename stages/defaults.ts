@@ -34,3 +34,14 @@ export const DIFFUSION_MODEL_DEFAULTS = {
 export const SCORE_DEFAULTS = { k: 50 } as const;
 
 export const DEFAULT_SPLIT = 'val';
+
+/** Where each HTTP MLLM backend listens when `mllm.endpoint` is not given (each server's own default). */
+export const MLLM_ENDPOINT_DEFAULTS = {
+  vllm: 'http://localhost:8000/v1',
+  sglang: 'http://localhost:30000/v1',
+  ollama: 'http://localhost:11434/v1',
+  openai: 'https://api.openai.com/v1',
+} as const;
+
+/** Seconds to wait for one MLLM answer before retrying (`mllm.timeout_s`). */
+export const MLLM_TIMEOUT_S = 300;

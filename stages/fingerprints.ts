@@ -4,14 +4,14 @@
  * A dataset root or model folder that does not exist yet is a warning (the plan still works, so specs
  * can be checked on a laptop without the data); a malformed annotation file is an error.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Diagnostic, diag, type SourceSpan } from '../runner/diagnostics/diagnostic.js';
 import type { PlanContext, Unresolved } from '../runner/plan/stage.js';
 import { requiredBlocks } from '../runner/spec/semantic.js';
 import type { DatasetSpec, PointConfig } from '../runner/spec/types.js';
-import { canonicalJson, type JsonValue, sha256Hex } from '../runner/util/json.js';
+import { canonicalJson, type JsonValue } from '../runner/util/json.js';
 import type { DatasetName } from './contracts.js';
 import { loadDataset } from './datasets/index.js';
 import {
@@ -25,7 +25,7 @@ import { diffusionFakeOf } from './diffusion/params.js';
 import { checkDiffusion } from './diffusion/plan-checks.js';
 import { modelIdentity } from './embed/model/identity.js';
 import { deepestMetricNames, metricDepth } from './metrics/ks.js';
-import { DEFAULT_CAPTION_PROMPT, DEFAULT_COMPOSE_PROMPT } from './mllm/prompts.js';
+import { PromptFacts } from './mllm/plan.js';
 import type { PointFacts } from './pipeline.js';
 
 export async function resolveFacts(
@@ -35,7 +35,7 @@ export async function resolveFacts(
 ): Promise<{ facts: PointFacts[]; diagnostics: Diagnostic[] }> {
   const diagnostics: Diagnostic[] = [];
   const datasets = new Map<string, Promise<PointFacts['dataset']>>();
-  const prompts = new Map<string, string>();
+  const prompts = new PromptFacts(ctx, diagnostics);
   const models = new Map<string, Promise<{ id: JsonValue; unresolved: Unresolved | null }>>();
   const out: Promise<PointFacts>[] = [];
   const datasetIndex = new Map<string, number>();
@@ -62,22 +62,8 @@ export async function resolveFacts(
       datasetIndex.set(dk, datasetIndex.size);
       datasets.set(dk, datasetFacts(c.dataset, datasetIndex.size - 1, ctx, diagnostics));
     }
-    const compose = promptHash(
-      c.mllm?.prompt,
-      DEFAULT_COMPOSE_PROMPT,
-      ['mllm', 'prompt'],
-      ctx,
-      prompts,
-      diagnostics,
-    );
-    const caption = promptHash(
-      c.mllm?.caption_prompt,
-      DEFAULT_CAPTION_PROMPT,
-      ['mllm', 'caption_prompt'],
-      ctx,
-      prompts,
-      diagnostics,
-    );
+    prompts.check(c);
+    const { compose, caption } = prompts.of(c);
     const mk = canonOf(c.retrieval);
     if (!models.has(mk)) models.set(mk, retrievalIdentity(c.retrieval, ctx, diagnostics));
     const retrievalDir =
@@ -102,35 +88,6 @@ export async function resolveFacts(
     out.push(facts);
   });
   return { facts: await Promise.all(out), diagnostics };
-}
-
-function promptHash(
-  file: string | undefined,
-  fallback: string,
-  path: (string | number)[],
-  ctx: PlanContext,
-  cache: Map<string, string>,
-  diagnostics: Diagnostic[],
-): string {
-  const id = file ?? '<default>';
-  const hit = cache.get(id);
-  if (hit) return hit;
-  let text = fallback;
-  if (file !== undefined) {
-    const abs = ctx.resolveFrom(path, file);
-    try {
-      text = readFileSync(abs, 'utf8');
-    } catch {
-      diagnostics.push(
-        diag(`prompt template not found: ${abs}`, ctx.spanOf(path, file), {
-          hint: 'prompt paths are relative to the file that names them',
-        }),
-      );
-    }
-  }
-  const h = `sha256:${sha256Hex(text)}`;
-  cache.set(id, h);
-  return h;
 }
 
 /**

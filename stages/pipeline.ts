@@ -16,8 +16,9 @@
 import type { StageNodeSpec, Unresolved } from '../runner/plan/stage.js';
 import type { PointConfig } from '../runner/spec/types.js';
 import type { JsonObject, JsonValue } from '../runner/util/json.js';
-import { DEFAULT_SPLIT, MLLM_DEFAULTS, SCORE_DEFAULTS } from './defaults.js';
+import { DEFAULT_SPLIT, MLLM_DEFAULTS, MLLM_ENDPOINT_DEFAULTS, SCORE_DEFAULTS } from './defaults.js';
 import { checkpointOf, diffusionNodeParams } from './diffusion/params.js';
+import type { PromptFact } from './mllm/plan.js';
 
 /** Plan-time facts about external inputs, resolved once per distinct input (see fingerprints.ts). */
 export interface PointFacts {
@@ -31,8 +32,8 @@ export interface PointFacts {
     /** Why the dataset did not resolve (its root is not there, its gallery cannot be built). */
     unresolved: Unresolved | null;
   };
-  /** Prompt template hashes (compose, caption). */
-  prompts: { compose: string; caption: string };
+  /** Prompt templates (hash for the key, text for the runner): compose, caption. */
+  prompts: { compose: PromptFact; caption: PromptFact };
   /** Retrieval model identity (ONNX file hashes, or the dummy's name). */
   retrieval: JsonValue;
   /** Absolute model folder (null for the dummy). */
@@ -183,10 +184,24 @@ function mllmNode(
   kind: 'mllm.compose' | 'mllm.caption',
   role: string,
   c: PointConfig,
-  promptHash: string,
+  prompt: PromptFact,
   items: number | null,
 ): StageNodeSpec {
   const m = c.mllm!;
+  if (m.backend === 'raw') {
+    // No model and no sampling: every point of a dataset shares the one raw-text stage.
+    return {
+      kind,
+      role,
+      params: {},
+      model: interned({ backend: 'raw' }),
+      data: null,
+      inputs: { dataset: 'dataset' },
+      items,
+      backend: 'raw',
+      settings: { backend: 'raw' },
+    };
+  }
   const params: JsonObject = {
     temperature: m.temperature ?? MLLM_DEFAULTS.temperature,
     top_p: m.top_p ?? MLLM_DEFAULTS.top_p,
@@ -195,17 +210,34 @@ function mllmNode(
     max_tokens: m.max_tokens ?? MLLM_DEFAULTS.max_tokens,
     seed: c.seed,
   };
+  // Output-changing options enter the key only when set, so stages keyed before they existed keep their keys.
+  if (m.descriptions !== undefined && m.descriptions !== 1) params.descriptions = m.descriptions;
+  if (m.max_image_side !== undefined) params.max_image_side = m.max_image_side;
+  if (m.extra_body !== undefined && Object.keys(m.extra_body).length > 0) params.extra_body = m.extra_body;
   const model = interned({ backend: m.backend, model: m.model, revision: m.revision });
+  const http = m.backend in MLLM_ENDPOINT_DEFAULTS;
   return {
     kind,
     role,
     params,
     model,
-    data: interned({ prompt: promptHash }),
+    data: interned({ prompt: prompt.hash }),
     inputs: { dataset: 'dataset' },
     items,
     backend: m.backend === 'dummy' ? 'dummy' : `${m.backend}:${m.model}`,
-    settings: compact({ endpoint: m.endpoint, timeout_s: m.timeout_s, model: m.model, backend: m.backend }),
+    // Not in the key: where the server is, how long to wait, how many requests in flight, the key's variable.
+    settings: compact({
+      endpoint: http
+        ? (m.endpoint ?? MLLM_ENDPOINT_DEFAULTS[m.backend as keyof typeof MLLM_ENDPOINT_DEFAULTS])
+        : m.endpoint,
+      timeout_s: m.timeout_s,
+      concurrency: m.concurrency,
+      api_key_env: m.api_key_env,
+      model: m.model,
+      backend: m.backend,
+      prompt: prompt.text,
+      prompt_file: prompt.file,
+    }),
   };
 }
 

@@ -179,6 +179,7 @@ export class ResultsRecorder {
           peakMemMb: inProcess ? null : m.peak_mem_mb,
           finishedAt: new Date(m.finished_at),
           runId: this.#run.id,
+          ...servedOf(m),
         };
         this.#pendingOp(this.#fillCached(stage, m, row));
         return;
@@ -199,6 +200,7 @@ export class ResultsRecorder {
           startedAt: outcome.startedAt,
           finishedAt: new Date(m.finished_at),
           runId: this.#run.id,
+          ...servedOf(m),
         });
         if (m.items.length > 0) this.#track(db.recordItemTimings(stage.key, m.items));
         this.#generations(stage, m);
@@ -285,16 +287,27 @@ export class ResultsRecorder {
     for (const item of m.items) {
       const o = item.output;
       if (!isJsonObject(o)) continue;
-      const row: GenerationRow = { itemId: item.id };
-      if (typeof o.text === 'string') row.text = o.text;
-      if (typeof o.tokens === 'number') row.tokens = o.tokens;
-      if (typeof o.prompt_tokens === 'number') row.tokens = o.prompt_tokens;
-      if (typeof o.truncated_tokens === 'number') row.truncatedTokens = o.truncated_tokens;
-      if (isRef(o.image)) {
-        row.image = o.image.sha256;
-        row.imagePath = this.#objects.pathOf(o.image.sha256);
-      }
-      rows.push(row);
+      // Several descriptions of one item (mllm.descriptions > 1): one row each.
+      const descs = Array.isArray(o.descriptions) ? o.descriptions.filter(isJsonObject) : [o];
+      descs.forEach((d, i) => {
+        const row: GenerationRow = { itemId: item.id, description: i };
+        if (typeof d.text === 'string') row.text = d.text;
+        if (typeof d.tokens === 'number') row.tokens = d.tokens;
+        if (typeof d.prompt_tokens === 'number') row.promptTokens = d.prompt_tokens;
+        // diffusion.edit: `tokens` is the CLIP prompt length; MLLM stages: what the model wrote.
+        if (kind === 'diffusion.edit' && typeof d.prompt_tokens === 'number') row.tokens = d.prompt_tokens;
+        if (row.tokens === undefined && typeof d.completion_tokens === 'number')
+          row.tokens = d.completion_tokens;
+        if (typeof d.completion_tokens === 'number') row.completionTokens = d.completion_tokens;
+        if (typeof d.finish_reason === 'string') row.finishReason = d.finish_reason;
+        if (typeof d.latency_s === 'number') row.latencyS = d.latency_s;
+        if (typeof d.truncated_tokens === 'number') row.truncatedTokens = d.truncated_tokens;
+        if (isRef(d.image)) {
+          row.image = d.image.sha256;
+          row.imagePath = this.#objects.pathOf(d.image.sha256);
+        }
+        rows.push(row);
+      });
     }
     if (rows.length > 0) this.#track(this.#db!.recordGenerations(stage.key, kind, stage.node.backend, rows));
   }
@@ -423,4 +436,14 @@ function perQueryOf(v: JsonValue | undefined): PerQuery | null {
   for (const [k, list] of Object.entries(o.values))
     if (Array.isArray(list) && list.length === ids.length) values[k] = list.map(Number);
   return { ids, values };
+}
+
+/** What served an MLLM stage (its output's `served_model` / `server_version`), for the stages table. */
+function servedOf(m: StageManifest): { servedModel?: string; serverVersion?: string } {
+  const o = m.output;
+  if (!isJsonObject(o)) return {};
+  const out: { servedModel?: string; serverVersion?: string } = {};
+  if (typeof o.served_model === 'string') out.servedModel = o.served_model;
+  if (typeof o.server_version === 'string') out.serverVersion = o.server_version;
+  return out;
 }

@@ -78,6 +78,8 @@ export interface ResourceRequest {
   resource: StageResource;
   /** The HTTP endpoint (for `http` stages). */
   endpoint: string | null;
+  /** That endpoint's request window when the stage states one (else `ResourceConfig.httpWindow`). */
+  window?: number | null;
   /** Upper bound worth granting (e.g. item count): no point giving 8 GPUs to 2 items. */
   max: number;
   /** Lexicographic priority, smaller first. */
@@ -237,7 +239,7 @@ export class ResourceManager {
       case 'http': {
         const ep = req.endpoint ?? 'default';
         const used = this.#http.get(ep) ?? 0;
-        const free = this.#cfg.httpWindow - used;
+        const free = (req.window ?? this.#cfg.httpWindow) - used;
         if (free <= 0) return null;
         const n = share(free, same('http'), req.max);
         this.#http.set(ep, used + n);

@@ -7,7 +7,8 @@
  *   first metrics appear as early as possible instead of after every stage of every point.
  * - Grouping: stages that need the same loaded model share a model key; a GPU released by one is
  *   offered first to the next stage with the same key.
- * - HTTP stages share a request window per endpoint (the server named in the node's model identity).
+ * - HTTP stages share a request window per endpoint: the server in the node's settings (`endpoint`,
+ *   where the pipeline keeps it, out of the key), sized by the node's `concurrency` when it has one.
  */
 import { stageResource } from '../plan/stage.js';
 import type { PlannedStage } from '../plan/types.js';
@@ -24,17 +25,23 @@ export function modelKey(stage: PlannedStage): string {
   return canonicalJson({ kind: stage.record.kind, model: stage.record.model });
 }
 
-/** The HTTP server a stage talks to: `model.server` / `model.url` / `model.endpoint`, else `default`. */
+/** The HTTP server a stage talks to: `settings.endpoint` (else the model's `server`/`url`/…), else `default`. */
 export function httpEndpoint(stage: PlannedStage): string | null {
   if (stageResource(stage.definition, stage.node) !== 'http') return null;
-  const m = stage.node.model;
-  if (isJsonObject(m)) {
-    for (const k of ['server', 'url', 'endpoint', 'base_url']) {
+  for (const m of [stage.node.settings, stage.node.model]) {
+    if (!isJsonObject(m)) continue;
+    for (const k of ['endpoint', 'server', 'url', 'base_url']) {
       const v = m[k];
       if (typeof v === 'string' && v !== '') return v;
     }
   }
   return 'default';
+}
+
+/** The endpoint's request window as the node states it (`settings.concurrency`); null: the run's default. */
+export function httpWindow(stage: PlannedStage): number | null {
+  const v = stage.node.settings.concurrency;
+  return typeof v === 'number' && v >= 1 ? Math.floor(v) : null;
 }
 
 export function resourceRequest(
@@ -45,6 +52,7 @@ export function resourceRequest(
   return {
     resource: stageResource(stage.definition, stage.node),
     endpoint: httpEndpoint(stage),
+    window: httpWindow(stage),
     max: items === null ? Number.MAX_SAFE_INTEGER : Math.max(1, items),
     priority: stagePriority(stage, topoIndex),
     modelKey: modelKey(stage),

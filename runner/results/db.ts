@@ -188,10 +188,17 @@ class DuckResults implements ResultsDb {
   ): Promise<ResultsResult> {
     return this.write(async (c) => {
       await c.run('DELETE FROM generations WHERE stage_key = $1', [stageKey]);
+      // Appended to a staging table, then inserted by column name: migrations add generations columns in
+      // version order, and a file's column order depends on the order they reached it.
+      await c.run(
+        `CREATE OR REPLACE TEMP TABLE generations_in (${GENERATION_COLUMNS.map(([n, t]) => `${n} ${t}`).join(', ')})`,
+      );
       await appendRows(
         c,
-        'generations',
-        ['varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'integer', 'varchar', 'varchar', 'integer'],
+        'generations_in',
+        GENERATION_COLUMNS.map(([, t]) =>
+          t === 'INTEGER' ? 'integer' : t === 'DOUBLE' ? 'double' : 'varchar',
+        ),
         rows.map((g) => [
           stageKey,
           kind,
@@ -202,8 +209,15 @@ class DuckResults implements ResultsDb {
           g.image ?? null,
           g.imagePath ?? null,
           g.truncatedTokens ?? null,
+          g.description ?? 0,
+          g.promptTokens ?? null,
+          g.completionTokens ?? null,
+          g.finishReason ?? null,
+          g.latencyS ?? null,
         ]),
       );
+      await c.run('INSERT INTO generations BY NAME SELECT * FROM generations_in');
+      await c.run('DROP TABLE generations_in');
     });
   }
 
@@ -226,6 +240,24 @@ class DuckResults implements ResultsDb {
     return this.session.close();
   }
 }
+
+/** The generations columns pefuse writes, in the order `recordGenerations` gives the cells. */
+const GENERATION_COLUMNS: ReadonlyArray<readonly [string, 'VARCHAR' | 'INTEGER' | 'DOUBLE']> = [
+  ['stage_key', 'VARCHAR'],
+  ['kind', 'VARCHAR'],
+  ['backend', 'VARCHAR'],
+  ['item_id', 'VARCHAR'],
+  ['text', 'VARCHAR'],
+  ['tokens', 'INTEGER'],
+  ['image_sha256', 'VARCHAR'],
+  ['image_path', 'VARCHAR'],
+  ['truncated_tokens', 'INTEGER'],
+  ['description', 'INTEGER'],
+  ['prompt_tokens', 'INTEGER'],
+  ['completion_tokens', 'INTEGER'],
+  ['finish_reason', 'VARCHAR'],
+  ['latency_s', 'DOUBLE'],
+];
 
 /** DuckDB JS values → plain JSON (bigint → number, Date → ISO string). */
 function toJson(v: unknown): JsonValue {

@@ -54,6 +54,8 @@ const STAGE_ROW_TYPE = JSON.stringify([
     started_at: 'VARCHAR',
     finished_at: 'VARCHAR',
     run_id: 'VARCHAR',
+    served_model: 'VARCHAR',
+    server_version: 'VARCHAR',
   },
 ]);
 
@@ -82,14 +84,17 @@ export async function writeStages(c: DuckDBConnection, rows: readonly StageRow[]
     started_at: iso(s.startedAt),
     finished_at: iso(s.finishedAt),
     run_id: s.runId ?? null,
+    served_model: s.servedModel ?? null,
+    server_version: s.serverVersion ?? null,
   }));
   await c.run(
     `INSERT INTO stages (key, kind, backend, record, status, seconds, items, cached_items, failed_items,
        attempts, failure_reason, failure_message, failure_item, host, device, peak_mem_mb, started_at,
-       finished_at, run_id, updated_at)
+       finished_at, run_id, updated_at, served_model, server_version)
      SELECT r.key, r.kind, r.backend, r.record::JSON, r.status, r.seconds, r.items, r.cached_items,
        r.failed_items, r.attempts, r.failure_reason, r.failure_message, r.failure_item, r.host, r.device,
-       r.peak_mem_mb, r.started_at::TIMESTAMP, r.finished_at::TIMESTAMP, r.run_id, now()::TIMESTAMP
+       r.peak_mem_mb, r.started_at::TIMESTAMP, r.finished_at::TIMESTAMP, r.run_id, now()::TIMESTAMP,
+       r.served_model, r.server_version
      FROM (SELECT unnest(from_json($1::JSON, '${STAGE_ROW_TYPE}'), recursive := true)) r
      ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, backend = excluded.backend, record = excluded.record,
        status = excluded.status, seconds = coalesce(excluded.seconds, stages.seconds),
@@ -101,7 +106,9 @@ export async function writeStages(c: DuckDBConnection, rows: readonly StageRow[]
        peak_mem_mb = coalesce(excluded.peak_mem_mb, stages.peak_mem_mb),
        started_at = coalesce(excluded.started_at, stages.started_at),
        finished_at = coalesce(excluded.finished_at, stages.finished_at),
-       run_id = excluded.run_id, updated_at = excluded.updated_at`,
+       run_id = excluded.run_id, updated_at = excluded.updated_at,
+       served_model = coalesce(excluded.served_model, stages.served_model),
+       server_version = coalesce(excluded.server_version, stages.server_version)`,
     [JSON.stringify(json)],
   );
 }

@@ -64,6 +64,19 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    version: 4,
+    name: 'MLLM generations: description index, prompt/completion tokens, finish reason, latency per item; stages: served model and server version',
+    sql: [
+      `ALTER TABLE generations ADD COLUMN IF NOT EXISTS description INTEGER`,
+      `ALTER TABLE generations ADD COLUMN IF NOT EXISTS prompt_tokens INTEGER`,
+      `ALTER TABLE generations ADD COLUMN IF NOT EXISTS completion_tokens INTEGER`,
+      `ALTER TABLE generations ADD COLUMN IF NOT EXISTS finish_reason VARCHAR`,
+      `ALTER TABLE generations ADD COLUMN IF NOT EXISTS latency_s DOUBLE`,
+      `ALTER TABLE stages ADD COLUMN IF NOT EXISTS served_model VARCHAR`,
+      `ALTER TABLE stages ADD COLUMN IF NOT EXISTS server_version VARCHAR`,
+    ],
+  },
+  {
     version: 5,
     name: 'generations: image_path (the generated image in the object store) and truncated_tokens',
     sql: [

@@ -105,6 +105,9 @@ export interface StageRow {
   startedAt?: Date | null;
   finishedAt?: Date | null;
   runId?: string | null;
+  /** MLLM stages over a server: the model it reported serving, and its version when it says. */
+  servedModel?: string | null;
+  serverVersion?: string | null;
 }
 
 /** Metric values of one `metrics` stage for one point (`MetricsOutput` of stages/contracts.ts). */
@@ -149,6 +152,14 @@ export interface GenerationRow {
   imagePath?: string | null;
   /** Prompt tokens cut at the model's context (diffusion.edit: 77 CLIP tokens). */
   truncatedTokens?: number | null;
+  /** Which description of the item (0 when one per item; `mllm.descriptions` > 1 gives 0…N-1). */
+  description?: number;
+  promptTokens?: number | null;
+  completionTokens?: number | null;
+  /** `stop`, `length` (cut at max_tokens), … as the server said. */
+  finishReason?: string | null;
+  /** Seconds the request took, retries excluded. */
+  latencyS?: number | null;
 }
 
 /** What the database already holds for one stage key, so a cached re-run records only what is missing. */

@@ -19,18 +19,25 @@ export interface DatasetSpec {
 }
 
 export interface MllmSpec {
-  backend: 'vllm' | 'sglang' | 'ollama' | 'openai' | 'transformers' | 'dummy';
-  model: string;
+  backend: 'vllm' | 'sglang' | 'ollama' | 'openai' | 'transformers' | 'dummy' | 'raw';
+  /** Required by the schema for every backend but `raw`. */
+  model?: string;
   revision?: string;
   endpoint?: string;
-  prompt?: string;
+  api_key_env?: string;
+  /** One file, or one per dataset name. */
+  prompt?: string | Record<string, string>;
   caption_prompt?: string;
   temperature?: number;
   top_p?: number;
   top_k?: number;
   repetition_penalty?: number;
   max_tokens?: number;
+  descriptions?: number;
+  max_image_side?: number;
+  extra_body?: Record<string, import('../util/json.js').JsonValue>;
   timeout_s?: number;
+  concurrency?: number;
 }
 
 export interface DiffusionSpec {

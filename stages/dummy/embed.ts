@@ -16,7 +16,7 @@ import { encodeNpy } from '../../runner/util/npy.js';
 import { err, ok, type Result } from '../../runner/util/result.js';
 import type { EmbedOutput } from '../contracts.js';
 import { DUMMY_EMBED_DIM, embedText } from './features.js';
-import { datasetOutputOf, findInput, imagesOf, readGallery, textsOf } from './inputs.js';
+import { datasetOutputOf, findInput, imagesOf, readGallery, textsOfItem } from './inputs.js';
 import { analyseImage, imageEmbedding } from './vision.js';
 
 /** Publishes rows (in order) as an EmbedOutput. */
@@ -40,12 +40,23 @@ async function publish(
 export const dummyEmbedTextRunner: StageRunner = async (ctx) => {
   const m = findInput(ctx, ['texts'], 'mllm.compose') ?? findInput(ctx, [], 'mllm.caption');
   if (m === undefined) return err(failure('input-missing', 'embed.text needs an input named "texts"'));
-  const texts = [...textsOf(m)];
-  const rows = texts.map(([id, text], i) => {
-    const vec = embedText(text);
-    ctx.notify?.({ type: 'progress', done: i + 1, total: texts.length });
-    return { id, vec };
-  });
+  // Several descriptions of one item (mllm.descriptions > 1): the mean of their vectors, normalised.
+  const rows: Array<{ id: string; vec: Float32Array }> = [];
+  for (const item of m.items) {
+    const texts = textsOfItem(item.output);
+    if (texts === null) continue;
+    const vecs = texts.map(embedText);
+    if (vecs.length === 1) {
+      rows.push({ id: item.id, vec: vecs[0] as Float32Array });
+      continue;
+    }
+    const mean = new Float32Array(DUMMY_EMBED_DIM);
+    for (const v of vecs)
+      for (let i = 0; i < mean.length; i++) mean[i] = (mean[i] as number) + (v[i] as number);
+    const norm = Math.hypot(...mean) || 1;
+    rows.push({ id: item.id, vec: mean.map((x) => x / norm) });
+  }
+  for (let i = 0; i < rows.length; i++) ctx.notify?.({ type: 'progress', done: i + 1, total: rows.length });
   return publish(ctx, rows);
 };
 

@@ -63,6 +63,15 @@ export async function readGallery(
   return readJson(ctx, ds.gallery, 'the gallery list');
 }
 
+/** The descriptions of a text item: `texts` when there are several, else `[text]`; null when neither. */
+export function textsOfItem(output: unknown): string[] | null {
+  if (!isJsonObject(output)) return null;
+  const many = output.texts;
+  if (Array.isArray(many) && many.length > 0 && many.every((t) => typeof t === 'string'))
+    return many as string[];
+  return typeof output.text === 'string' ? [output.text] : null;
+}
+
 /** `{text}` per item id from a text-producing stage's manifest (mllm.compose / mllm.caption). */
 export function textsOf(m: StageManifest): Map<string, string> {
   const out = new Map<string, string>();

@@ -2,7 +2,8 @@
  * The `embed.text` and `embed.image` stage runners (onnxruntime-node).
  *
  * Inputs (by name in `ctx.inputs`):
- * - embed.text: `texts` — items whose output is a TextItemOutput `{text}`.
+ * - embed.text: `texts` — items whose output is a TextItemOutput `{text}` (or `{texts: [...]}`, several
+ *   descriptions of one item: their vectors are averaged, then L2-normalised).
  * - embed.image: `images` — items whose output is `{image: ObjectRef}` (generated PNGs), or
  *   `gallery` — a DatasetOutput whose `gallery` object is a JSON array of `{id, path}`.
  * Params: see `common.ts`. Output: EmbedOutput (one L2-normalised float32 row per item, input order,
@@ -18,6 +19,7 @@ import { isJsonObject, sha256Hex } from '../../runner/util/json.js';
 import { err, ok } from '../../runner/util/result.js';
 import type { GalleryItem } from '../contracts.js';
 import { renderGenecisCrop } from '../datasets/genecis-crop.js';
+import { textsOfItem } from '../dummy/inputs.js';
 import {
   type EmbedItemOutput,
   embedOutputJson,
@@ -35,6 +37,15 @@ import { ImageDecodeError, normalizeInto, preprocessPixels } from './preprocess.
 import { loadTextTokenizer } from './tokenizer/index.js';
 
 export { modelIdentity } from './model/identity.js';
+
+/** The element-wise mean of equal-length vectors (one vector: itself). */
+function meanOf(vs: readonly Float32Array[]): Float32Array {
+  if (vs.length === 1) return vs[0] as Float32Array;
+  const out = new Float32Array((vs[0] as Float32Array).length);
+  for (const v of vs) for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) + (v[i] as number);
+  for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) / vs.length;
+  return out;
+}
 
 const cancelled = () => err(failure('cancelled', 'embedding stopped: the run was cancelled'));
 
@@ -75,10 +86,10 @@ export const embedTextRunner: StageRunner = async (ctx) => {
   const rows = new Map<string, Float32Array>();
   let truncated = 0;
   let cachedCount = 0;
-  const pending: { id: string; key: string; text: string }[] = [];
+  const pending: { id: string; key: string; texts: string[] }[] = [];
   for (const rec of input.items) {
-    const text = isJsonObject(rec.output) ? rec.output.text : undefined;
-    if (typeof text !== 'string') {
+    const texts = textsOfItem(rec.output);
+    if (texts === null) {
       ctx.itemFailed(
         rec.id,
         failure('bad-input', `text item ${rec.id} has no "text" string`, { item: rec.id }),
@@ -86,25 +97,29 @@ export const embedTextRunner: StageRunner = async (ctx) => {
       continue;
     }
     order.push(rec.id);
-    const key = itemKey('embed.text', modelDigest, sha256Hex(text));
+    const content = texts.length === 1 ? (texts[0] as string) : JSON.stringify(texts);
+    const key = itemKey('embed.text', modelDigest, sha256Hex(content));
     const hit = await lookup(ctx, rec.id, key);
     if (hit) {
       rows.set(rec.id, hit.vec);
       if (hit.output.truncated === true) truncated++;
       cachedCount++;
-    } else pending.push({ id: rec.id, key, text });
+    } else pending.push({ id: rec.id, key, texts });
   }
   for (let b = 0; b < pending.length; b += params.value.batchSize) {
     if (ctx.signal.aborted) return cancelled();
     const batch = pending.slice(b, b + params.value.batchSize);
     const t0 = performance.now();
-    const tokenized = batch.map((p) => tok.value.tokenize(p.text));
+    const tokenized = batch.flatMap((p) => p.texts.map((t) => tok.value.tokenize(t)));
     const vecs = await runTextBatch(tower, tokenized, tok.value);
     if (!vecs.ok) return vecs;
     const seconds = (performance.now() - t0) / 1000 / batch.length;
-    for (const [i, p] of batch.entries()) {
-      const vec = l2normalize(vecs.value[i]!);
-      const wasTruncated = tokenized[i]!.truncated;
+    let row = 0;
+    for (const p of batch) {
+      const n = p.texts.length;
+      const vec = l2normalize(meanOf(vecs.value.slice(row, row + n)));
+      const wasTruncated = tokenized.slice(row, row + n).some((t) => t.truncated);
+      row += n;
       if (wasTruncated) truncated++;
       const out = await storeItemVector(ctx, p.key, vec, { truncated: wasTruncated });
       await finishItem(ctx, p.id, out, seconds, false);

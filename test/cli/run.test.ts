@@ -21,7 +21,7 @@ describe('pefuse run: usage errors exit 2 before anything runs', () => {
     const r = await pefuse(['help', 'bogus']);
     expect([r.exitCode, r.stderr]).toEqual([
       2,
-      "pefuse help: unknown command 'bogus' (commands: validate, plan, run, explain, evaluate, export, status, report, gc, tokenize)\n",
+      "pefuse help: unknown command 'bogus' (commands: validate, plan, run, explain, evaluate, export, status, report, gc, tokenize, doctor)\n",
     ]);
   });
 

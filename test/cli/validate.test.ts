@@ -202,7 +202,7 @@ spec.yaml:6:14: error: \`retrieval\` is missing the required key \`model\`
     });
     expect(
       r.stderr,
-    ).toBe(`parts/models.yaml:1:18: error: \`mllm.backend\` must be one of vllm, sglang, ollama, openai, transformers, dummy (got the string "dumy")
+    ).toBe(`parts/models.yaml:1:18: error: \`mllm.backend\` must be one of vllm, sglang, ollama, openai, transformers, dummy, raw (got the string "dumy")
   1 | mllm: { backend: dumy, model: m }
     |                  ^^^^
   hint: did you mean \`dummy\`?

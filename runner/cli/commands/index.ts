@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
+import { registerDoctor } from './doctor.js';
 import { registerEvaluate } from './evaluate.js';
 import { registerExplain } from './explain.js';
 import { registerExport } from './export.js';
@@ -28,4 +29,5 @@ export const COMMANDS: RegisterCommand[] = [
   registerReport,
   registerGc,
   registerTokenize,
+  registerDoctor,
 ];

@@ -1,6 +1,6 @@
 /** `pefuse plan SPEC [--json]`: points, stages per kind, and for each stage cached or why it runs. */
 import type { Command } from 'commander';
-import { cpuDiffusionNote } from '../../../stages/catalog.js';
+import { cpuDiffusionNote, showPrompts } from '../../../stages/catalog.js';
 import { resolveGpus } from '../../exec/resources.js';
 import { planJson, planText } from '../../plan/view.js';
 import type { CliIo } from '../io.js';
@@ -13,6 +13,7 @@ interface PlanOptions {
   limit?: string;
   json?: boolean;
   all?: boolean;
+  showPrompt?: boolean;
 }
 
 export function registerPlan(program: Command, io: CliIo, setExit: (code: number) => void): void {
@@ -24,6 +25,7 @@ export function registerPlan(program: Command, io: CliIo, setExit: (code: number
     .option('--limit <n>', 'plan with only the first N queries of every dataset (as `run --limit N`)')
     .option('--json', 'print the plan as one JSON document')
     .option('--all', 'list every stage (default: the first 40)')
+    .option('--show-prompt', 'print each MLLM prompt rendered for the first query, instead of the plan')
     .action(async (spec: string, opts: PlanOptions, cmd: Command) => {
       const limit = opts.limit === undefined ? [] : await limitOverrides('plan', spec, opts.limit, io);
       const r = await planSpec(spec, io, {
@@ -34,6 +36,11 @@ export function registerPlan(program: Command, io: CliIo, setExit: (code: number
       if (!r.ok) {
         printDiagnostics(io, r.error);
         setExit(EXIT_USAGE);
+        return;
+      }
+      if (opts.showPrompt) {
+        printDiagnostics(io, r.value.warnings);
+        io.stdout(await showPrompts(r.value.stages));
         return;
       }
       if (opts.json) {

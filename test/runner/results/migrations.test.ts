@@ -43,7 +43,7 @@ describe('results schema migrations', () => {
     const next = {
       version: LATEST_SCHEMA_VERSION + 1,
       name: 'test: a column added later',
-      sql: ['ALTER TABLE generations ADD COLUMN finish_reason VARCHAR', "UPDATE runs SET host = host || ''"],
+      sql: ['ALTER TABLE generations ADD COLUMN test_note VARCHAR', "UPDATE runs SET host = host || ''"],
     };
     await withConn(file, async (conn) => {
       const before = (await conn.runAndReadAll('SELECT count(*)::INT AS n FROM metrics')).getRowObjects()[0]
@@ -59,7 +59,7 @@ describe('results schema migrations', () => {
       )
         .getRowObjects()
         .map((r) => r.c);
-      expect(cols).toContain('finish_reason');
+      expect(cols).toContain('test_note');
       const after = (await conn.runAndReadAll('SELECT count(*)::INT AS n FROM metrics')).getRowObjects()[0]
         ?.n;
       expect(after).toBe(before);

@@ -52,14 +52,19 @@ const SHAPES = {
     model: 'string',
     revision: 'string',
     endpoint: 'string',
-    prompt: 'string',
+    api_key_env: 'string',
+    prompt: 'other',
     caption_prompt: 'string',
     temperature: 'number',
     top_p: 'number',
     top_k: 'number',
     repetition_penalty: 'number',
     max_tokens: 'number',
+    descriptions: 'number',
+    max_image_side: 'number',
+    extra_body: 'other',
     timeout_s: 'number',
+    concurrency: 'number',
   } satisfies Shape<MllmSpec>,
   diffusion: {
     backend: 'enum',
@@ -86,7 +91,7 @@ const SHAPES = {
 
 const REQUIRED = {
   dataset: { name: true } satisfies Record<RequiredKeys<DatasetSpec>, true>,
-  mllm: { backend: true, model: true } satisfies Record<RequiredKeys<MllmSpec>, true>,
+  mllm: { backend: true } satisfies Record<RequiredKeys<MllmSpec>, true>,
   diffusion: { backend: true, pipeline: true } satisfies Record<RequiredKeys<DiffusionSpec>, true>,
   retrieval: { backend: true, model: true } satisfies Record<RequiredKeys<RetrievalSpec>, true>,
   score: {} satisfies Record<RequiredKeys<ScoreSpec>, true>,
@@ -101,6 +106,7 @@ const ENUMS = {
     openai: true,
     transformers: true,
     dummy: true,
+    raw: true,
   } satisfies Values<MllmSpec['backend']>,
   'diffusion.backend': { diffusers: true, dummy: true } satisfies Values<DiffusionSpec['backend']>,
   'diffusion.pipeline': {

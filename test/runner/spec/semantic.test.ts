@@ -42,15 +42,15 @@ describe('model backends without a runner', () => {
     const r = await check({
       'spec.yaml': BASE.replace(
         'mllm: { backend: dummy, model: m }',
-        'mllm: { backend: vllm, model: Qwen/Qwen2.5-VL-7B-Instruct, endpoint: "http://localhost:8000/v1" }',
+        'mllm: { backend: transformers, model: Qwen/Qwen2.5-VL-7B-Instruct }',
       ),
     });
     expect(r.ok).toBe(true);
     expect(
       r.text,
-    ).toBe(`spec.yaml:5:18: warning: backend "vllm" is not available in this version of pefuse: its MLLM stages will fail when run
-  5 | mllm: { backend: vllm, model: Qwen/Qwen2.5-VL-7B-Instruct, endpoint: "http://localhost:8000/v1" }
-    |                  ^^^^
+    ).toBe(`spec.yaml:5:18: warning: backend "transformers" is not available in this version of pefuse: its MLLM stages will fail when run
+  5 | mllm: { backend: transformers, model: Qwen/Qwen2.5-VL-7B-Instruct }
+    |                  ^^^^^^^^^^^^
   hint: use \`backend: dummy\` to try the pipeline end to end
 
 1 warning
