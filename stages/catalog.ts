@@ -4,7 +4,8 @@
  *
  *   kind            backend dummy (offline demo)             real backends
  *   dataset         synthetic generator (name: synthetic)    benchmark loaders + image check
- *   mllm.compose    dummy MLLM worker (JSON lines)           vllm/sglang/ollama/transformers: MLLM issue
+ *   mllm.compose    dummy MLLM worker (JSON lines)           transformers worker (stages/mllm/worker.py);
+ *                                                            vllm/sglang/ollama: MLLM issue
  *   mllm.caption    dummy MLLM worker                        as above
  *   diffusion.edit  dummy diffusion worker                   diffusers worker (stages/diffusion/worker.py)
  *   embed.text      dummy embedder (in process)              onnxruntime-node towers
@@ -89,6 +90,12 @@ const synthetic = lazy(
   () => import('./datasets/synthetic/runner.js'),
   (m) => m.syntheticDatasetRunner,
 );
+const transformersMllmRunner = dispatchesToWorkers(
+  lazy(
+    () => import('./mllm/transformers.js'),
+    (m) => m.transformersMllmRunner,
+  ),
+);
 const benchmark = lazy(
   () => import('./datasets/runner.js'),
   (m) => m.benchmarkDatasetRunner,
@@ -103,8 +110,14 @@ const byBackend =
     (runners[backendOf(ctx)] ?? fallback)(ctx);
 
 /** Model-stage runners by backend; every other backend fails with `not-implemented` (and plan warns). */
-const MLLM_COMPOSE: Record<string, StageRunner> = { dummy: dummyMllmCompose };
-const MLLM_CAPTION: Record<string, StageRunner> = { dummy: dummyMllmCaption };
+const MLLM_COMPOSE: Record<string, StageRunner> = {
+  dummy: dummyMllmCompose,
+  transformers: transformersMllmRunner,
+};
+const MLLM_CAPTION: Record<string, StageRunner> = {
+  dummy: dummyMllmCaption,
+  transformers: transformersMllmRunner,
+};
 const DIFFUSION_EDIT: Record<string, StageRunner> = { dummy: dummyDiffusion, diffusers: diffusersRunner };
 
 /** What `resolveFacts` warns about at plan time: the backends these runner maps serve. */
@@ -127,7 +140,10 @@ const DEFINITIONS: StageDefinition[] = [
     description: 'MLLM: reference image + text → target description',
     resource: 'gpu',
     resourceOf: gpuUnlessDummy,
-    run: byBackend(MLLM_COMPOSE, notYet('mllm.compose', 'the MLLM stage lands with its own issue')),
+    // Worker backends (dummy, transformers) keep their workers parked on the GPU across a sweep.
+    run: dispatchesToWorkers(
+      byBackend(MLLM_COMPOSE, notYet('mllm.compose', 'the MLLM stage lands with its own issue')),
+    ),
   },
   {
     kind: 'mllm.caption',
@@ -135,7 +151,9 @@ const DEFINITIONS: StageDefinition[] = [
     description: 'MLLM: gallery image → caption',
     resource: 'gpu',
     resourceOf: gpuUnlessDummy,
-    run: byBackend(MLLM_CAPTION, notYet('mllm.caption', 'the MLLM stage lands with its own issue')),
+    run: dispatchesToWorkers(
+      byBackend(MLLM_CAPTION, notYet('mllm.caption', 'the MLLM stage lands with its own issue')),
+    ),
   },
   {
     kind: 'diffusion.edit',

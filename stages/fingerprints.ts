@@ -24,6 +24,7 @@ import { checkDiffusion } from './diffusion/plan-checks.js';
 import { modelIdentity } from './embed/model/identity.js';
 import { deepestMetricNames, metricDepth } from './metrics/ks.js';
 import { DEFAULT_CAPTION_PROMPT, DEFAULT_COMPOSE_PROMPT } from './mllm/prompts.js';
+import { checkMllmBatch, mllmFakeOf } from './mllm/transformers-plan.js';
 import type { PointFacts } from './pipeline.js';
 
 export async function resolveFacts(
@@ -51,9 +52,11 @@ export async function resolveFacts(
     return t;
   };
   const shared = new Map<string, Promise<PointFacts>>();
+  const mllmFake = mllmFakeOf(process.env, ctx.cwd);
   configs.forEach((c) => {
     checkBackends(c, ctx, runnable, warned, diagnostics);
     checkDiffusion(c, ctx, warned, diagnostics);
+    checkMllmBatch(c, ctx, warned, diagnostics);
     checkScoreDepth(c, ctx, warned, diagnostics);
     const dk = canonOf(c.dataset);
     if (!datasets.has(dk)) {
@@ -93,6 +96,7 @@ export async function resolveFacts(
         prompts: { compose, caption },
         retrieval,
         diffusionFake,
+        mllmFake,
       }));
       shared.set(id, facts);
     }

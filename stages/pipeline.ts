@@ -37,6 +37,8 @@ export interface PointFacts {
   retrievalDir: string | null;
   /** The fake diffusion pipeline injected for tests (`PEFUSE_DIFFUSION_FAKE`), or null. */
   diffusionFake: string | null;
+  /** The fake MLLM class injected for tests (`PEFUSE_MLLM_FAKE`, backend transformers), or null. */
+  mllmFake?: string | null;
 }
 
 export function datasetParams(d: PointConfig['dataset']): JsonObject {
@@ -92,7 +94,7 @@ export function chainFor(c: PointConfig, facts: PointFacts): StageNodeSpec[] {
     c.mode === 't2t' ||
     ((c.mode === 'i2i' || c.mode === 'i2t') && c.diffusion?.text === 'mllm');
   if (needsCompose && c.mllm)
-    nodes.push(mllmNode('mllm.compose', 'query-text', c, facts.prompts.compose, ds.queries));
+    nodes.push(mllmNode('mllm.compose', 'query-text', c, facts.prompts.compose, ds.queries, facts.mllmFake));
   const imageQuery = c.mode === 'i2i' || c.mode === 'i2t';
   if (imageQuery && c.diffusion) nodes.push(diffusionNode(c, ds.queries, facts.diffusionFake));
   const retrievalModel = facts.retrieval;
@@ -123,7 +125,9 @@ export function chainFor(c: PointConfig, facts: PointFacts): StageNodeSpec[] {
   );
   const textGallery = c.mode === 't2t' || c.mode === 'i2t';
   if (textGallery && c.mllm) {
-    nodes.push(mllmNode('mllm.caption', 'gallery-caption', c, facts.prompts.caption, ds.gallery));
+    nodes.push(
+      mllmNode('mllm.caption', 'gallery-caption', c, facts.prompts.caption, ds.gallery, facts.mllmFake),
+    );
     nodes.push(
       embedNode(
         'embed.text',
@@ -181,6 +185,7 @@ function mllmNode(
   c: PointConfig,
   promptHash: string,
   items: number | null,
+  fake: string | null = null,
 ): StageNodeSpec {
   const m = c.mllm!;
   const params: JsonObject = {
@@ -191,7 +196,12 @@ function mllmNode(
     max_tokens: m.max_tokens ?? MLLM_DEFAULTS.max_tokens,
     seed: c.seed,
   };
-  const model = interned({ backend: m.backend, model: m.model, revision: m.revision });
+  // Batching changes outputs (one RNG per batch): in the key, but only when on, so older keys stay.
+  if (m.backend === 'transformers' && m.batch_size !== undefined && m.batch_size > 1)
+    params.batch_size = m.batch_size;
+  // A fake model (test option, stages/mllm/transformers.ts) is part of the model: never a real cache hit.
+  const faked = m.backend === 'transformers' && fake !== null ? fake : undefined;
+  const model = interned({ backend: m.backend, model: m.model, revision: m.revision, fake: faked });
   return {
     kind,
     role,
@@ -200,7 +210,7 @@ function mllmNode(
     data: interned({ prompt: promptHash }),
     inputs: { dataset: 'dataset' },
     items,
-    backend: m.backend === 'dummy' ? 'dummy' : `${m.backend}:${m.model}`,
+    backend: m.backend === 'dummy' ? 'dummy' : `${m.backend}${faked !== undefined ? '-fake' : ''}:${m.model}`,
     settings: compact({ endpoint: m.endpoint, timeout_s: m.timeout_s, model: m.model, backend: m.backend }),
   };
 }

@@ -8,7 +8,7 @@
  * with pefuse's package.json), the same from the sources and from the compiled CLI.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The environment variable naming the interpreter. */
@@ -18,6 +18,21 @@ export const PYTHON_ENV = 'PEFUSE_PYTHON';
 export function pythonCommand(env: NodeJS.ProcessEnv = process.env): string {
   const v = env[PYTHON_ENV];
   return v !== undefined && v.trim() !== '' ? v.trim() : 'python3';
+}
+
+/**
+ * Why `python` cannot be started (a path that does not exist, a name not on PATH), or null. Checked
+ * before a worker starts, so the message names PEFUSE_PYTHON instead of a bare ENOENT.
+ */
+export function pythonProblem(python: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  const from = env[PYTHON_ENV] ? `${PYTHON_ENV}=${python}` : `${python} (the default; set ${PYTHON_ENV})`;
+  if (python.includes('/')) {
+    const abs = isAbsolute(python) ? python : resolve(python);
+    return existsSync(abs) ? null : `the Python interpreter ${from} does not exist`;
+  }
+  for (const dir of (env.PATH ?? '').split(delimiter))
+    if (dir !== '' && existsSync(join(dir, python))) return null;
+  return `the Python interpreter ${from} is not on PATH`;
 }
 
 /** How to install what the Python workers need, for messages. */

@@ -30,6 +30,8 @@ export interface MllmSpec {
   top_k?: number;
   repetition_penalty?: number;
   max_tokens?: number;
+  /** backend transformers: items per generate call (default 1: seeded per item). */
+  batch_size?: number;
   timeout_s?: number;
 }
 

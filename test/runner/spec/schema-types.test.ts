@@ -59,6 +59,7 @@ const SHAPES = {
     top_k: 'number',
     repetition_penalty: 'number',
     max_tokens: 'number',
+    batch_size: 'number',
     timeout_s: 'number',
   } satisfies Shape<MllmSpec>,
   diffusion: {
