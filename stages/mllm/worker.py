@@ -305,9 +305,12 @@ class TransformersMllm:
         attn = options.get("attn_implementation") or "sdpa"
         log(f"[worker] loading {model_id} ({kind}, {dtype}, attention {attn}) on {self.device}")
         t0 = time.perf_counter()
-        self.model = cls.from_pretrained(
-            model_id, revision=revision, torch_dtype=dtype, attn_implementation=attn, low_cpu_mem_usage=True
-        ).to(self.device)
+        load = dict(revision=revision, torch_dtype=dtype, attn_implementation=attn, low_cpu_mem_usage=True)
+        if accel:
+            # accelerate puts the weights straight onto the device instead of staging them in host memory.
+            self.model = cls.from_pretrained(model_id, device_map={"": self.device}, **load)
+        else:
+            self.model = cls.from_pretrained(model_id, **load).to(self.device)
         self.model.eval()
         proc_kwargs = {}
         if kind == "qwen2_5_vl":

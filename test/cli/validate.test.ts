@@ -285,14 +285,14 @@ describe('pefuse validate: specs that used to crash, hang or pass and then fail 
 
   it('a backend without a runner plans with a warning (exit 0)', async () => {
     const r = await validate({
-      'spec.yaml': BASE.replace('backend: dummy, model: m', 'backend: transformers, model: m'),
+      'spec.yaml': BASE.replace('backend: dummy, model: m', 'backend: vllm, model: m'),
     });
     expect(r.exitCode).toBe(0);
     expect(
       r.stderr,
-    ).toBe(`spec.yaml:5:18: warning: backend "transformers" is not available in this version: its stages will fail with not-implemented; use backend: dummy to try the pipeline
-  5 | mllm: { backend: transformers, model: m }
-    |                  ^^^^^^^^^^^^
+    ).toBe(`spec.yaml:5:18: warning: backend "vllm" is not available in this version: its stages will fail with not-implemented; use backend: dummy to try the pipeline
+  5 | mllm: { backend: vllm, model: m }
+    |                  ^^^^
 
 1 warning
 `);

@@ -520,5 +520,98 @@ class Errors(Base):
         self.assertIn("PEFUSE_PYTHON", w.stderr_text())
 
 
+STUBS = os.path.join(ROOT, "test", "fixtures", "mllm", "stubs")
+
+
+class RealPathWithStubs(Base):
+    """The real TransformersMllm path (no --fake-model) against stand-ins for torch and transformers
+    (test/fixtures/mllm/stubs): what reaches generate(), seeding, trimming, finish reasons, identity."""
+
+    def start_real(self):
+        self.state = os.path.join(self.tmp.name, f"state-{self.id()}.json")
+        return self.start(args=(), env={"PYTHONPATH": STUBS, "STUB_STATE": self.state})
+
+    def stub_state(self):
+        with open(self.state, encoding="utf-8") as f:
+            return json.load(f)
+
+    def test_explicit_sampling_seeding_and_outputs(self):
+        w = self.start_real()
+        w.configure({"max_tokens": 4, "top_k": -1}, model={"backend": "transformers", "model": "Qwen/Qwen2.5-VL-3B-Instruct"})
+        ready = w.read()
+        self.assertEqual(ready["identity"]["backend"], "transformers")
+        self.assertEqual(ready["identity"]["device"], "cpu")
+        self.assertEqual(ready["identity"]["versions"]["torch"], "0.0-stub")
+        self.assertEqual(ready["identity"]["versions"]["transformers"], "0.0-stub")
+        w.item("q1", self.red, prompt="describe the target", seeds=[42])
+        r = w.read()
+        self.assertEqual(r["type"], "result", r)
+        st = self.stub_state()
+        self.assertEqual(st["loads"][0]["cls"], "Qwen2_5_VLForConditionalGeneration")
+        self.assertEqual(st["loads"][0]["torch_dtype"], "float32")  # no CUDA: fp32
+        self.assertEqual(st["loads"][0]["attn_implementation"], "sdpa")
+        self.assertEqual(st["padding_side"], "left")
+        call = st["calls"][0]
+        self.assertEqual(call["seed"], 42)
+        cfg = call["config"]
+        # The model's own generation config (top_k 1, top_p 0.001, temperature 0.1) does not win.
+        self.assertEqual(
+            {k: cfg[k] for k in ("do_sample", "temperature", "top_p", "top_k", "repetition_penalty", "max_new_tokens")},
+            {"do_sample": True, "temperature": 0.7, "top_p": 0.9, "top_k": 0, "repetition_penalty": 1.05, "max_new_tokens": 4},
+        )
+        conv = st["templates"][0]
+        self.assertEqual(conv[0], {"role": "system", "content": [{"type": "text", "text": "You are a helpful assistant."}]})
+        self.assertEqual(conv[1]["content"], [{"type": "image"}, {"type": "text", "text": "describe the target"}])
+        out = r["output"]
+        self.assertEqual(out["seed"], 42)
+        self.assertTrue(out["text"].startswith("w"), out)
+        self.assertIsNone(r["peak_mem_mb"])
+        stopped = out["completion_tokens"] < 4
+        self.assertEqual(out["finish_reason"], "stop" if stopped else "length")
+        w.close()
+
+    def test_greedy_keeps_repetition_penalty_and_trims_at_eos(self):
+        w = self.start_real()
+        w.configure({"temperature": 0, "max_tokens": 16})
+        w.read()
+        w.item("q1", self.red, seeds=[1])
+        out = w.read()["output"]
+        cfg = self.stub_state()["calls"][0]["config"]
+        self.assertEqual((cfg["do_sample"], cfg["temperature"], cfg["top_p"], cfg["top_k"]), (False, 1.0, 1.0, 50))
+        self.assertEqual(cfg["repetition_penalty"], 1.05)
+        self.assertEqual(out["text"], "w11 w12 w13")
+        self.assertEqual((out["completion_tokens"], out["finish_reason"]), (4, "stop"))
+        w.close()
+
+    def test_batch_one_call_left_padded_first_seed(self):
+        w = self.start_real()
+        w.configure({"batch_size": 2, "temperature": 1.0})
+        self.assertEqual(w.read()["batch_size"], 2)
+        w.item("a", self.red, prompt="short", seeds=[7])
+        w.item("b", self.blue, prompt="a much longer prompt than the other", seeds=[8])
+        got = w.read_n(2)
+        self.assertEqual([m["output"]["batch"] for m in got], [2, 2])
+        calls = self.stub_state()["calls"]
+        self.assertEqual([(c["batch"], c["seed"]) for c in calls], [(2, 7)])
+        self.assertNotEqual(got[0]["output"]["prompt_tokens"], got[1]["output"]["prompt_tokens"])
+        w.close()
+
+    def test_llava_and_unsupported_models(self):
+        w = self.start_real()
+        w.configure(model={"backend": "transformers", "model": "llava-hf/llava-1.5-7b-hf"})
+        w.read()
+        self.assertEqual(self.stub_state()["loads"][0]["cls"], "LlavaForConditionalGeneration")
+        w.close()
+        w = self.start_real()
+        w.configure(model={"backend": "transformers", "model": "google-bert/bert-base"})
+        self.assertEqual(w.p.wait(timeout=20), 2)
+        self.assertIn("is a 'bert' model", w.stderr_text())
+        w = self.start_real()
+        w.configure(model={"backend": "transformers", "model": "org/missing-model"})
+        self.assertEqual(w.p.wait(timeout=20), 2)
+        self.assertIn("cannot read the config of org/missing-model", w.stderr_text())
+        self.assertNotIn("Traceback", w.stderr_text())
+
+
 if __name__ == "__main__":
     unittest.main()
