@@ -165,7 +165,7 @@ class PoolRun {
       return;
     }
     // A batching worker holds two batches: one running, the next one queued behind it.
-    const window = Math.max(this.#opts.window, 2 * w.batchSize);
+    const window = w.batchSize > 1 ? Math.max(this.#opts.window, 2 * w.batchSize) : this.#opts.window;
     while (w.inFlight < window && !this.#stopping) {
       const e = this.#take();
       if (!e) break;

@@ -41,8 +41,8 @@ function fakeOf(model: JsonValue): string | null {
 }
 
 /**
- * The prompt template of the stage. Until prompts travel with the node (`settings.prompt`), the
- * built-in templates with `{text}` are used.
+ * The prompt template of the stage: the node's `settings.prompt` when the pipeline puts the template
+ * text there (the HTTP MLLM issue does), else the built-in templates.
  */
 function templateOf(ctx: StageRunContext): string {
   const s = ctx.node.settings.prompt;
@@ -50,8 +50,14 @@ function templateOf(ctx: StageRunContext): string {
   return ctx.record.kind === 'mllm.caption' ? DEFAULT_CAPTION_PROMPT : DEFAULT_COMPOSE_PROMPT;
 }
 
-function render(template: string, text: string): string {
-  return template.replaceAll('{text}', text).trim();
+/**
+ * Fills `{text}`, `{reference_caption}` and `{shared_concept}` (empty when the dataset has no such
+ * field); to be replaced by the HTTP stage's renderPrompt/queryFields when both are on one branch.
+ */
+function render(template: string, fields: Record<string, string>): string {
+  return template
+    .replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => fields[name] ?? whole)
+    .trim();
 }
 
 /** One item per query (compose) or gallery image (caption), in dataset order. */
@@ -62,11 +68,11 @@ export async function transformersItems(ctx: StageRunContext): Promise<Result<Wo
   const seed = typeof p.seed === 'number' ? p.seed : 0;
   const descriptions = typeof p.descriptions === 'number' ? p.descriptions : 1;
   const template = templateOf(ctx);
-  const item = (id: string, image: string, text: string): WorkItem => ({
+  const item = (id: string, image: string, fields: Record<string, string>): WorkItem => ({
     id,
     input: {
       image_path: image,
-      prompt: render(template, text),
+      prompt: render(template, fields),
       system: MLLM_SYSTEM_MESSAGE,
       seeds: mllmSeeds(seed, id, descriptions),
     },
@@ -74,11 +80,21 @@ export async function transformersItems(ctx: StageRunContext): Promise<Result<Wo
   if (ctx.record.kind === 'mllm.caption') {
     const g = await readGallery(ctx, ds.value);
     if (!g.ok) return g;
-    return ok(g.value.map((x) => item(x.id, x.path, '')));
+    return ok(
+      g.value.map((x) => item(x.id, x.path, { text: '', reference_caption: '', shared_concept: '' })),
+    );
   }
   const q = await readQueries(ctx, ds.value);
   if (!q.ok) return q;
-  return ok(q.value.map((x) => item(x.id, x.reference.path, x.text)));
+  return ok(
+    q.value.map((x) =>
+      item(x.id, x.reference.path, {
+        text: x.text,
+        reference_caption: x.extra?.reference_caption ?? '',
+        shared_concept: x.extra?.shared_concept ?? '',
+      }),
+    ),
+  );
 }
 
 export const transformersMllmRunner = workerStageRunner({

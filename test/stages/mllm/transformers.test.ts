@@ -91,7 +91,7 @@ describe.skipIf(skip)(`mllm backend transformers, real CLI with the fake model${
     const t = setup({ queries: 12, gallery: 10, mode: 't2t' });
     const r = await pefuse(['run', t.spec, '--gpus', '0,1', '--reporter', 'plain'], {
       cwd: t.dir,
-      env: t.env({ FAKE_MLLM_PEAK_MB: '321.5' }),
+      env: t.env({ FAKE_MLLM_PEAK_MB: '321.5', FAKE_MLLM_WAIT_FOR: '2' }),
     });
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(
@@ -103,7 +103,11 @@ describe.skipIf(skip)(`mllm backend transformers, real CLI with the fake model${
     expect(gens).toHaveLength(22);
     const pids = new Set(gens.map((g) => g.pid));
     expect(pids.size).toBe(2);
-    for (const pid of pids) expect(gens.filter((g) => g.pid === pid).length).toBeGreaterThan(2);
+    for (const pid of pids) expect(gens.filter((g) => g.pid === pid).length).toBeGreaterThanOrEqual(2);
+    // The rendered prompts reached the worker: the modification text filled in, no placeholder left.
+    const prompts = gens.flatMap((g) => g.prompts ?? []);
+    expect(prompts.filter((p) => /^You are given a reference image/.test(p))).toHaveLength(12);
+    expect(prompts.some((p) => /\{[a-z_]+\}/.test(p))).toBe(false);
     // Two workers loaded the model once each; the caption stage reused them (parked, reconfigured).
     expect(t.calls().filter((c) => c.event === 'init')).toHaveLength(2);
     // Seeds are per item: each journaled output carries the seed its generate call used.
