@@ -35,13 +35,14 @@ import { err } from '../runner/util/result.js';
 import { type RunnableBackends, resolveFacts } from './fingerprints.js';
 import { chainFor, datasetLabel, type PointFacts } from './pipeline.js';
 
-// For the CLI (`plan`'s CPU note, `doctor`'s diffusers checks): it reaches stage code only through here.
+// For the CLI (`plan`'s CPU note, `doctor`'s diffusers and transformers-MLLM checks): it reaches stage code only through here.
 export {
   type DiffusionDoctor,
   type DoctorCheck,
   diffusionDoctor,
 } from './diffusion/doctor.js';
 export { cpuDiffusionNote } from './diffusion/plan-checks.js';
+export { type MllmProbe, mllmPythonChecks, type ProbeRow } from './mllm/probe.js';
 
 /**
  * A runner whose module is imported on first use. `load` is `() => import('./x/runner.js')`; `pick`
