@@ -14,7 +14,7 @@
  */
 import { PYTHON_ENV, PYTHON_INSTALL_HINT, pythonCommand } from '../../runner/exec/python.js';
 import { isJsonObject } from '../../runner/util/json.js';
-import { mllmWorkerScript } from './transformers.js';
+import { mllmWorkerScript } from './transformers-plan.js';
 
 export type ProbeStatus = 'ok' | 'warn' | 'fail';
 

@@ -4,8 +4,14 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { type Diagnostic, diag } from '../../runner/diagnostics/diagnostic.js';
+import { packageFile } from '../../runner/exec/python.js';
 import type { PlanContext } from '../../runner/plan/stage.js';
 import type { PointConfig } from '../../runner/spec/types.js';
+
+/** Absolute path of the worker program (from the package root: `tsc` does not copy `.py` files). */
+export function mllmWorkerScript(): string {
+  return packageFile('stages', 'mllm', 'worker.py');
+}
 
 /** The environment variable naming a fake model class (test option, worker.py `--fake-model`). */
 export const MLLM_FAKE_ENV = 'PEFUSE_MLLM_FAKE';

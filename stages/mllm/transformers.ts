@@ -19,7 +19,7 @@
  */
 import { existsSync } from 'node:fs';
 import { type Failure, failure } from '../../runner/exec/failure.js';
-import { packageFile, pythonCommand, pythonProblem } from '../../runner/exec/python.js';
+import { pythonCommand, pythonProblem } from '../../runner/exec/python.js';
 import type { StageRunContext } from '../../runner/exec/stage-run.js';
 import { type WorkItem, workerStageRunner } from '../../runner/exec/worker-stage.js';
 import { isJsonObject, type JsonValue } from '../../runner/util/json.js';
@@ -27,14 +27,10 @@ import { err, ok, type Result } from '../../runner/util/result.js';
 import { datasetOutputOf, readGallery, readQueries } from '../dummy/inputs.js';
 import { DEFAULT_CAPTION_PROMPT, DEFAULT_COMPOSE_PROMPT } from './prompts.js';
 import { mllmSeeds } from './seed.js';
+import { mllmWorkerScript } from './transformers-plan.js';
 
 /** The system message of every request (Qwen's reference layout; the HTTP client sends the same). */
 export const MLLM_SYSTEM_MESSAGE = 'You are a helpful assistant.';
-
-/** Absolute path of the worker program (from the package root: `tsc` does not copy `.py` files). */
-export function mllmWorkerScript(): string {
-  return packageFile('stages', 'mllm', 'worker.py');
-}
 
 function fakeOf(model: JsonValue): string | null {
   return isJsonObject(model) && typeof model.fake === 'string' ? model.fake : null;
