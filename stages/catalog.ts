@@ -5,8 +5,9 @@
  *   kind            backend dummy (offline demo)             real backends
  *   dataset         synthetic generator (name: synthetic)    benchmark loaders + image check
  *   mllm.compose    dummy MLLM worker (JSON lines)           vllm/sglang/ollama/openai: HTTP client (in
- *                                                            process, no GPU); raw: the modification text
- *   mllm.caption    dummy MLLM worker                        vllm/sglang/ollama/openai
+ *                                                            process, no GPU); raw: the modification text;
+ *                                                            transformers worker (stages/mllm/worker.py)
+ *   mllm.caption    dummy MLLM worker                        vllm/sglang/ollama/openai; transformers
  *   diffusion.edit  dummy diffusion worker                   diffusers worker (stages/diffusion/worker.py)
  *   embed.text      dummy embedder (in process)              onnxruntime-node towers
  *   embed.image     dummy embedder (in process)              onnxruntime-node towers
@@ -41,13 +42,14 @@ import { HTTP_BACKENDS, isHttpBackend } from './mllm/backends.js';
 import { mllmServerChecks } from './mllm/doctor.js';
 import { chainFor, datasetLabel, type PointFacts } from './pipeline.js';
 
-// For the CLI (`plan`'s CPU note, `doctor`'s diffusers checks): it reaches stage code only through here.
+// For the CLI (`plan`'s CPU note, `doctor`'s diffusers and transformers-MLLM checks): it reaches stage code only through here.
 export {
   type DiffusionDoctor,
   type DoctorCheck,
   diffusionDoctor,
 } from './diffusion/doctor.js';
 export { cpuDiffusionNote } from './diffusion/plan-checks.js';
+export { type MllmProbe, mllmPythonChecks, type ProbeRow } from './mllm/probe.js';
 
 /**
  * A runner whose module is imported on first use. `load` is `() => import('./x/runner.js')`; `pick`
@@ -97,6 +99,12 @@ const synthetic = lazy(
   () => import('./datasets/synthetic/runner.js'),
   (m) => m.syntheticDatasetRunner,
 );
+const transformersMllmRunner = dispatchesToWorkers(
+  lazy(
+    () => import('./mllm/transformers.js'),
+    (m) => m.transformersMllmRunner,
+  ),
+);
 const benchmark = lazy(
   () => import('./datasets/runner.js'),
   (m) => m.benchmarkDatasetRunner,
@@ -132,9 +140,14 @@ const byBackend =
 const MLLM_COMPOSE: Record<string, StageRunner> = {
   dummy: dummyMllmCompose,
   raw: rawCompose,
+  transformers: transformersMllmRunner,
   ...HTTP_MLLM,
 };
-const MLLM_CAPTION: Record<string, StageRunner> = { dummy: dummyMllmCaption, ...HTTP_MLLM };
+const MLLM_CAPTION: Record<string, StageRunner> = {
+  dummy: dummyMllmCaption,
+  transformers: transformersMllmRunner,
+  ...HTTP_MLLM,
+};
 const DIFFUSION_EDIT: Record<string, StageRunner> = { dummy: dummyDiffusion, diffusers: diffusersRunner };
 
 /** What `resolveFacts` warns about at plan time: the backends these runner maps serve. */
@@ -158,7 +171,8 @@ const DEFINITIONS: StageDefinition[] = [
     description: 'MLLM: reference image + text → target description',
     resource: 'gpu',
     resourceOf: mllmResource,
-    run: byBackend('mllm.compose', MLLM_COMPOSE),
+    // Worker backends (dummy, transformers) keep their workers parked on the GPU across a sweep.
+    run: dispatchesToWorkers(byBackend('mllm.compose', MLLM_COMPOSE)),
   },
   {
     kind: 'mllm.caption',
@@ -166,7 +180,7 @@ const DEFINITIONS: StageDefinition[] = [
     description: 'MLLM: gallery image → caption',
     resource: 'gpu',
     resourceOf: mllmResource,
-    run: byBackend('mllm.caption', MLLM_CAPTION),
+    run: dispatchesToWorkers(byBackend('mllm.caption', MLLM_CAPTION)),
   },
   {
     kind: 'diffusion.edit',
@@ -258,6 +272,18 @@ export function doctorChecks(nodes: readonly StageNodeSpec[], env: NodeJS.Proces
           name: c.name,
           status: c.status,
           detail: c.hint ? `${c.message}; ${c.hint}` : c.message,
+        }));
+      },
+    });
+  if (nodes.some((n) => n.kind.startsWith('mllm.') && n.settings.backend === 'transformers'))
+    checks.push({
+      group: 'python worker (mllm transformers)',
+      async run() {
+        const { mllmPythonChecks } = await import('./mllm/probe.js');
+        return (await mllmPythonChecks(env)).map((r) => ({
+          name: r.name,
+          status: r.status,
+          detail: r.detail,
         }));
       },
     });

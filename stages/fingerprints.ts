@@ -26,6 +26,7 @@ import { checkDiffusion } from './diffusion/plan-checks.js';
 import { modelIdentity } from './embed/model/identity.js';
 import { deepestMetricNames, metricDepth } from './metrics/ks.js';
 import { PromptFacts } from './mllm/plan.js';
+import { checkMllmBatch, mllmFakeOf } from './mllm/transformers-plan.js';
 import type { PointFacts } from './pipeline.js';
 
 export async function resolveFacts(
@@ -53,9 +54,11 @@ export async function resolveFacts(
     return t;
   };
   const shared = new Map<string, Promise<PointFacts>>();
+  const mllmFake = mllmFakeOf(process.env, ctx.cwd);
   configs.forEach((c) => {
     checkBackends(c, ctx, runnable, warned, diagnostics);
     checkDiffusion(c, ctx, warned, diagnostics);
+    checkMllmBatch(c, ctx, warned, diagnostics);
     checkScoreDepth(c, ctx, warned, diagnostics);
     const dk = canonOf(c.dataset);
     if (!datasets.has(dk)) {
@@ -82,6 +85,7 @@ export async function resolveFacts(
         retrieval: retrieval.id,
         unresolved: [dataset.unresolved, retrieval.unresolved].filter((u): u is Unresolved => u !== null),
         diffusionFake,
+        mllmFake,
       }));
       shared.set(id, facts);
     }

@@ -42,6 +42,8 @@ export interface PointFacts {
   diffusionFake: string | null;
   /** What did not resolve for this point (the dataset, the retrieval model): empty when all did. */
   unresolved: Unresolved[];
+  /** The fake MLLM class injected for tests (`PEFUSE_MLLM_FAKE`, backend transformers), or null. */
+  mllmFake?: string | null;
 }
 
 export function datasetParams(d: PointConfig['dataset']): JsonObject {
@@ -97,7 +99,7 @@ export function chainFor(c: PointConfig, facts: PointFacts): StageNodeSpec[] {
     c.mode === 't2t' ||
     ((c.mode === 'i2i' || c.mode === 'i2t') && c.diffusion?.text === 'mllm');
   if (needsCompose && c.mllm)
-    nodes.push(mllmNode('mllm.compose', 'query-text', c, facts.prompts.compose, ds.queries));
+    nodes.push(mllmNode('mllm.compose', 'query-text', c, facts.prompts.compose, ds.queries, facts.mllmFake));
   const imageQuery = c.mode === 'i2i' || c.mode === 'i2t';
   if (imageQuery && c.diffusion) nodes.push(diffusionNode(c, ds.queries, facts.diffusionFake));
   const retrievalModel = facts.retrieval;
@@ -128,7 +130,9 @@ export function chainFor(c: PointConfig, facts: PointFacts): StageNodeSpec[] {
   );
   const textGallery = c.mode === 't2t' || c.mode === 'i2t';
   if (textGallery && c.mllm) {
-    nodes.push(mllmNode('mllm.caption', 'gallery-caption', c, facts.prompts.caption, ds.gallery));
+    nodes.push(
+      mllmNode('mllm.caption', 'gallery-caption', c, facts.prompts.caption, ds.gallery, facts.mllmFake),
+    );
     nodes.push(
       embedNode(
         'embed.text',
@@ -186,6 +190,7 @@ function mllmNode(
   c: PointConfig,
   prompt: PromptFact,
   items: number | null,
+  fake: string | null = null,
 ): StageNodeSpec {
   const m = c.mllm!;
   if (m.backend === 'raw') {
@@ -214,7 +219,12 @@ function mllmNode(
   if (m.descriptions !== undefined && m.descriptions !== 1) params.descriptions = m.descriptions;
   if (m.max_image_side !== undefined) params.max_image_side = m.max_image_side;
   if (m.extra_body !== undefined && Object.keys(m.extra_body).length > 0) params.extra_body = m.extra_body;
-  const model = interned({ backend: m.backend, model: m.model, revision: m.revision });
+  // Batching changes outputs (one RNG per batch): in the key, but only when on, so older keys stay.
+  if (m.backend === 'transformers' && m.batch_size !== undefined && m.batch_size > 1)
+    params.batch_size = m.batch_size;
+  // A fake model (test option, stages/mllm/transformers.ts) is part of the model: never a real cache hit.
+  const faked = m.backend === 'transformers' && fake !== null ? fake : undefined;
+  const model = interned({ backend: m.backend, model: m.model, revision: m.revision, fake: faked });
   const http = m.backend in MLLM_ENDPOINT_DEFAULTS;
   return {
     kind,
@@ -224,7 +234,7 @@ function mllmNode(
     data: interned({ prompt: prompt.hash }),
     inputs: { dataset: 'dataset' },
     items,
-    backend: m.backend === 'dummy' ? 'dummy' : `${m.backend}:${m.model}`,
+    backend: m.backend === 'dummy' ? 'dummy' : `${m.backend}${faked !== undefined ? '-fake' : ''}:${m.model}`,
     // Not in the key: where the server is, how long to wait, how many requests in flight, the key's variable.
     settings: compact({
       endpoint: http

@@ -3,15 +3,24 @@
  * protocol; anything a worker wants to log goes to stderr (captured into the stage log).
  *
  *   orchestrator → worker                      worker → orchestrator
- *   {"type":"configure", kind, params, model}  {"type":"ready", identity}          (handshake)
+ *   {"type":"configure", kind, params, model,  {"type":"ready", identity, batch_size?}  (handshake)
+ *    features: ["flush"]}
  *   {"type":"item", id, input}                 {"type":"result", id, output, seconds, peak_mem_mb?}
  *                                              {"type":"error", id, reason, message}
  *                                              {"type":"heartbeat"}               (any time)
+ *   {"type":"flush"}                           (only to a worker whose ready said batch_size > 1)
  *   {"type":"shutdown"}                        (exit 0)
  *
  * A worker handles items one at a time, in the order received, and may receive the next item before it
  * answered the previous one (the orchestrator keeps a small window in flight). A worker must exit when
  * its stdin closes (the orchestrator died, even by `kill -9`), so no orphan keeps a GPU busy.
+ *
+ * Batching (optional, backward compatible): `configure.features` lists what this orchestrator can do
+ * (`flush`). A worker that batches answers `ready` with `batch_size: N`; the orchestrator then keeps up
+ * to 2·N items in flight and sends `{"type":"flush"}` whenever it has nothing more to send for now
+ * (end of the stage's items, retries waiting, a drain). The worker runs a batch when N items are
+ * queued, or when a flush (or the end of stdin) follows its queued items, so a partial batch never
+ * waits for items that will not come. Workers that say nothing about batches never receive `flush`.
  *
  * An output may name files the worker wrote (`{"file": "/abs/path.png"}` anywhere inside `output`):
  * the orchestrator moves each into the content-addressed store and replaces it by its ObjectRef.
@@ -21,6 +30,9 @@ import { isJsonObject } from '../util/json.js';
 import { err, ok, type Result } from '../util/result.js';
 
 export const PROTOCOL_VERSION = 1;
+
+/** What this orchestrator can do beyond protocol 1's core, sent in every `configure`. */
+export const ORCHESTRATOR_FEATURES: readonly string[] = ['flush'];
 
 export interface WorkerIdentity {
   /** Model id as loaded (or as reported by the server), e.g. `Qwen/Qwen2.5-VL-7B-Instruct`. */
@@ -34,8 +46,17 @@ export interface WorkerIdentity {
 }
 
 export type ToWorker =
-  | { type: 'configure'; protocol: number; kind: string; params: JsonObject; model: JsonValue }
+  | {
+      type: 'configure';
+      protocol: number;
+      kind: string;
+      params: JsonObject;
+      model: JsonValue;
+      features?: readonly string[];
+    }
   | { type: 'item'; id: string; input: JsonValue }
+  /** "Nothing more for now": run the queued items as a (partial) batch. Batching workers only. */
+  | { type: 'flush' }
   | { type: 'shutdown' };
 
 /** Item failure reasons a worker may report itself. */
@@ -49,7 +70,8 @@ export const WORKER_ITEM_ERROR_REASONS: readonly WorkerItemErrorReason[] = [
 ];
 
 export type FromWorker =
-  | { type: 'ready'; protocol: number; identity: WorkerIdentity }
+  /** `batch_size`: items the worker runs together (> 1 only after a configure listing `flush`). */
+  | { type: 'ready'; protocol: number; identity: WorkerIdentity; batch_size?: number }
   | { type: 'result'; id: string; output: JsonValue; seconds?: number; peak_mem_mb?: number }
   /**
    * An item failed inside the worker; the worker goes on with the next item. `id` may be omitted (a
@@ -112,11 +134,16 @@ export function parseFromWorker(line: string): Result<FromWorker, string> {
         for (const [k, val] of Object.entries(id.versions)) versions[k] = String(val);
       }
       const device = typeof id.device === 'string' ? id.device : 'unknown';
-      return ok({
+      const bs = v.batch_size;
+      if (bs !== undefined && bs !== null && !(typeof bs === 'number' && Number.isInteger(bs) && bs >= 1))
+        return err('"ready" with a "batch_size" that is not a positive integer');
+      const msg: FromWorker = {
         type: 'ready',
         protocol: v.protocol,
         identity: { model: id.model, backend: id.backend, versions, device },
-      });
+      };
+      if (typeof bs === 'number' && bs > 1) msg.batch_size = bs;
+      return ok(msg);
     }
     default:
       return err(`unknown message type ${JSON.stringify(v.type ?? null)}`);

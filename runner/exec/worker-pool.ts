@@ -116,6 +116,8 @@ class PoolRun {
     });
     const onDrain = () => {
       this.#stopping = true;
+      // Items already sent finish (a batching worker must not wait for a full batch).
+      for (const s of this.#slots) s.worker?.flush();
       for (const t of this.#delayed) clearTimeout(t);
       this.#delayed.clear();
       this.#maybeFinish();
@@ -148,7 +150,10 @@ class PoolRun {
 
   #pump(slot: Slot): void {
     if (this.#finished || this.#stopping || slot.gaveUp || slot.starting) return;
-    if (this.#queued() === 0) return;
+    if (this.#queued() === 0) {
+      slot.worker?.flush();
+      return;
+    }
     const w = slot.worker;
     if (!w || w.dead) {
       if (w?.dead && w.dead.reason !== 'cancelled') {
@@ -159,12 +164,17 @@ class PoolRun {
       this.#start(slot);
       return;
     }
-    while (w.inFlight < this.#opts.window && !this.#stopping) {
+    // A batching worker holds two batches: one running, the next one queued behind it.
+    const window = w.batchSize > 1 ? Math.max(this.#opts.window, 2 * w.batchSize) : this.#opts.window;
+    while (w.inFlight < window && !this.#stopping) {
       const e = this.#take();
       if (!e) break;
       this.#inflight++;
       w.send(e.item.id, e.item.input).then((o) => this.#onOutcome(slot, e, o));
     }
+    // Nothing more to send for now: batching workers run what they hold instead of waiting (all of
+    // them: another slot may have taken the last items while this one held a partial batch).
+    if (this.#queued() === 0 || this.#stopping) for (const s of this.#slots) s.worker?.flush();
   }
 
   #pumpAll(): void {

@@ -23,7 +23,13 @@ import type { JsonObject, JsonValue } from '../util/json.js';
 import { err, ok, type Result } from '../util/result.js';
 import { type Failure, failure } from './failure.js';
 import { LineRing, lineSplitter } from './lines.js';
-import { encodeToWorker, PROTOCOL_VERSION, parseFromWorker, type WorkerIdentity } from './protocol.js';
+import {
+  encodeToWorker,
+  ORCHESTRATOR_FEATURES,
+  PROTOCOL_VERSION,
+  parseFromWorker,
+  type WorkerIdentity,
+} from './protocol.js';
 
 /** How to start a worker: the program, its arguments and extra environment. */
 export interface WorkerCommand {
@@ -78,6 +84,10 @@ export class WorkerClient {
   readonly #stderr = new LineRing(STDERR_TAIL);
   readonly #queue: Pending[] = [];
   #identity: WorkerIdentity | null = null;
+  /** Items the worker runs together (its `ready` said so); 1 for workers that do not batch. */
+  #batchSize = 1;
+  /** An item was sent since the last `flush` (a batching worker may be waiting for more). */
+  #unflushed = false;
   #dead: Failure | null = null;
   #closing = false;
   #headSince = 0;
@@ -181,7 +191,15 @@ export class WorkerClient {
         true,
       );
     }, opts.timeouts.readyMs);
-    this.#write(encodeToWorker({ type: 'configure', protocol: PROTOCOL_VERSION, ...opts.configure }));
+    this.#batchSize = 1;
+    this.#write(
+      encodeToWorker({
+        type: 'configure',
+        protocol: PROTOCOL_VERSION,
+        ...opts.configure,
+        features: ORCHESTRATOR_FEATURES,
+      }),
+    );
     const r = await ready;
     clearTimeout(timer);
     if (!r.ok) {
@@ -202,6 +220,10 @@ export class WorkerClient {
   get inFlight(): number {
     return this.#queue.length;
   }
+  /** Items the worker runs together (1 unless its `ready` announced a larger `batch_size`). */
+  get batchSize(): number {
+    return this.#batchSize;
+  }
   /** The failure that killed this worker, or null while it is usable. */
   get dead(): Failure | null {
     return this.#dead;
@@ -215,8 +237,19 @@ export class WorkerClient {
     return new Promise<ItemOutcome>((resolve) => {
       if (this.#queue.length === 0) this.#headSince = performance.now();
       this.#queue.push({ id, resolve });
+      this.#unflushed = true;
       this.#write(encodeToWorker({ type: 'item', id, input }));
     });
+  }
+
+  /**
+   * Tells a batching worker that nothing more is coming for now, so it runs what it holds as a
+   * (partial) batch. Sent only to workers with `batchSize > 1`, and only after new items.
+   */
+  flush(): void {
+    if (this.#dead || this.#batchSize <= 1 || !this.#unflushed) return;
+    this.#unflushed = false;
+    this.#write(encodeToWorker({ type: 'flush' }));
   }
 
   /** Graceful stop: `shutdown`, close stdin, wait; then SIGTERM and finally SIGKILL the group. */
@@ -288,6 +321,7 @@ export class WorkerClient {
           return;
         }
         this.#identity = msg.identity;
+        this.#batchSize = msg.batch_size ?? 1;
         this.#onReady?.(ok(msg.identity));
         this.#onReady = null;
         return;

@@ -36,6 +36,8 @@ export interface MllmSpec {
   descriptions?: number;
   max_image_side?: number;
   extra_body?: Record<string, import('../util/json.js').JsonValue>;
+  /** backend transformers: items per generate call (default 1: seeded per item). */
+  batch_size?: number;
   timeout_s?: number;
   concurrency?: number;
 }

@@ -7,49 +7,21 @@
  *
  * The stage output counts the items whose prompt was cut at the 77-token CLIP limit.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { delimiter, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { failure } from '../../runner/exec/failure.js';
+import { PYTHON_ENV, packageRoot, pythonCommand } from '../../runner/exec/python.js';
 import { workerStageRunner } from '../../runner/exec/worker-stage.js';
 import { isJsonObject, type JsonValue } from '../../runner/util/json.js';
 import { err, ok } from '../../runner/util/result.js';
 import { editItems } from '../dummy/items.js';
 
-/** The interpreter that runs the Python workers. */
-export const PYTHON_ENV = 'PEFUSE_PYTHON';
+// The interpreter (PEFUSE_PYTHON, default python3) and the package root: one definition for every
+// Python worker, in runner/exec/python.ts.
+export { PYTHON_ENV, packageRoot };
 
 export function pythonOf(env: NodeJS.ProcessEnv): string {
-  const v = env[PYTHON_ENV];
-  return v !== undefined && v !== '' ? v : 'python3';
-}
-
-let root: string | undefined;
-
-/**
- * The package root (the folder with pefuse's package.json), found upwards from this module: the same
- * from the sources (stages/diffusion/) and from the compiled tree (dist/stages/diffusion/), which has
- * no .py files.
- */
-export function packageRoot(): string {
-  if (root !== undefined) return root;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'pefuse') {
-          root = dir;
-          return dir;
-        }
-      } catch {
-        // Not ours; keep walking.
-      }
-    }
-    const up = dirname(dir);
-    if (up === dir) throw new Error('pefuse package root not found above stages/diffusion');
-    dir = up;
-  }
+  return pythonCommand(env);
 }
 
 /** Absolute path of the diffusers worker program. */

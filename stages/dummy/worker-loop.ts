@@ -117,6 +117,9 @@ export function runWorker(program: WorkerProgram): void {
         });
         return;
       }
+      case 'flush':
+        // Only batching workers receive it (this loop answers item by item): nothing to do.
+        return;
       case 'shutdown':
         finish();
         return;

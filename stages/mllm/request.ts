@@ -12,7 +12,6 @@
  */
 
 import { isJsonObject, type JsonObject, type JsonValue } from '../../runner/util/json.js';
-import { deriveSeed } from '../datasets/synthetic/prng.js';
 
 import type { HttpBackend } from './backends.js';
 
@@ -38,10 +37,8 @@ export const UNSUPPORTED_FIELDS: Record<HttpBackend, readonly (keyof Sampling)[]
 /** The system message every request carries (Qwen's reference layout; the same for every backend). */
 export const SYSTEM_MESSAGE = 'You are a helpful assistant.';
 
-/** The request seed: f(point seed, item id, description index), within 31 bits for every server. */
-export function requestSeed(pointSeed: number, itemId: string, description: number): number {
-  return deriveSeed('mllm', pointSeed, itemId, description) & 0x7fffffff;
-}
+/** The request seed: f(point seed, item id, description index), one definition for every backend. */
+export { mllmSeed as requestSeed } from './seed.js';
 
 /** Reads the sampling fields from a key record's params; a missing one is a bug in the pipeline. */
 export function samplingOf(params: JsonObject): Sampling | string {

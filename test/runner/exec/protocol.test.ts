@@ -48,6 +48,25 @@ describe('parseFromWorker', () => {
     expect(why('{"type":"progress"}')).toBe('unknown message type "progress"');
   });
 
+  it('reads an optional batch_size in ready (> 1 kept, 1 dropped, others refused)', () => {
+    const ready = (bs: unknown) =>
+      parseFromWorker(
+        JSON.stringify({
+          type: 'ready',
+          protocol: 1,
+          identity: { model: 'm', backend: 'b' },
+          batch_size: bs,
+        }),
+      );
+    const four = ready(4);
+    expect(four.ok && four.value).toMatchObject({ type: 'ready', batch_size: 4 });
+    const one = ready(1);
+    expect(one.ok && 'batch_size' in one.value).toBe(false);
+    for (const bad of [0, 2.5, 'x'])
+      expect(ready(bad)).toEqual({ ok: false, error: expect.stringMatching(/batch_size/) });
+    expect(encodeToWorker({ type: 'flush' })).toBe('{"type":"flush"}\n');
+  });
+
   it('encodes one line per message', () => {
     expect(encodeToWorker({ type: 'item', id: 'q1', input: { a: 1 } })).toBe(
       '{"type":"item","id":"q1","input":{"a":1}}\n',

@@ -63,6 +63,7 @@ const SHAPES = {
     descriptions: 'number',
     max_image_side: 'number',
     extra_body: 'other',
+    batch_size: 'number',
     timeout_s: 'number',
     concurrency: 'number',
   } satisfies Shape<MllmSpec>,

@@ -1,7 +1,8 @@
 /**
- * Runs the Python tests of the diffusers worker (test/python, standard-library unittest) with Debian's
- * interpreter, which has numpy and PIL (`.ci/run` installs python3-numpy and python3-pil). They drive
- * stages/diffusion/worker.py with the fake pipeline (test/fixtures/diffusion/fake_pipeline.py).
+ * Runs every Python worker test (test/python, standard-library unittest) with Debian's interpreter,
+ * which has numpy and PIL (`.ci/run` installs python3-numpy and python3-pil): the diffusers worker
+ * (stages/diffusion/worker.py with test/fixtures/diffusion/fake_pipeline.py) and the transformers MLLM
+ * worker (stages/mllm/worker.py with test/fixtures/mllm/fake_mllm.py and the torch stand-ins).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,12 +20,12 @@ function skipReason(): string | null {
 
 const reason = skipReason();
 
-describe('diffusers worker, Python tests (fake pipeline)', () => {
+describe('Python workers (diffusers, transformers MLLM), Python tests with fakes', () => {
   it.skipIf(reason !== null)(`pass under ${PY}${reason ? ` (skipped: ${reason})` : ''}`, () => {
     const r = spawnSync(PY, ['-m', 'unittest', 'discover', '-s', 'test/python', '-v'], {
       cwd: REPO_ROOT,
       encoding: 'utf8',
-      timeout: 180_000,
+      timeout: 300_000,
       env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
     });
     // unittest reports on stderr; show it whole when something failed.
