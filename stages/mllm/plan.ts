@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { type Diagnostic, diag } from '../../runner/diagnostics/diagnostic.js';
 import type { PlanContext } from '../../runner/plan/stage.js';
+import { requiredBlocks } from '../../runner/spec/semantic.js';
 import type { PointConfig } from '../../runner/spec/types.js';
 import { sha256Hex } from '../../runner/util/json.js';
 import { shippedPromptFile, unknownPlaceholders } from './prompts.js';
@@ -95,7 +96,8 @@ export class PromptFacts {
   /** Located checks of one point's `mllm` block (each problem reported once per plan). */
   check(c: PointConfig): void {
     const m = c.mllm;
-    if (!m) return;
+    // A block the point's mode does not use (a fragment's mllm block in an i2i spec) runs nothing.
+    if (!m || !requiredBlocks(c.mode, c.diffusion?.text).includes('mllm')) return;
     const once = (id: string, d: () => Diagnostic) => {
       if (this.#warned.has(id)) return;
       this.#warned.add(id);

@@ -133,10 +133,15 @@ describe('results database after `pefuse run` on the demo', () => {
     ).toEqual([{ n: 24 }]);
   }, 120_000);
 
-  it("the README's first SQL example gives one curve per mode and no NULL row", async () => {
+  it("the README's sensitivity-curve SQL example gives one curve per mode and no NULL row", async () => {
     const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-    const block = readme.slice(readme.indexOf('```sql\n') + 7);
-    const first = block.slice(0, block.indexOf(';')).replace("'fig2-mllm-sensitivity'", "'demo'");
+    // The first SQL block of the README that reads fig2's points (the Results database section).
+    const block = readme
+      .split('```sql\n')
+      .slice(1)
+      .find((b) => b.slice(0, b.indexOf('```')).includes("'fig2-mllm-sensitivity'"));
+    expect(block).toBeDefined();
+    const first = block!.slice(0, block!.indexOf(';')).replace("'fig2-mllm-sensitivity'", "'demo'");
     const rows = await query(file, first);
     // The demo sweeps mllm.temperature (0, 0.4, 0.8) under t2i and t2t, 2 repeats each; the other arm
     // (i2i, i2t: guidance scale) has no temperature.
