@@ -3,8 +3,8 @@
  * in `commands/<name>.ts` and imports its heavy dependencies (DuckDB, onnxruntime, sharp) lazily inside
  * its action, so `pefuse validate` and a fully cached `pefuse run` start fast.
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { packageVersion } from '../util/package.js';
 import { COMMANDS } from './commands/index.js';
 import { CliExit, type CliIo, EXIT_FAILURES, EXIT_USAGE, processIo } from './io.js';
 
@@ -90,20 +90,4 @@ function environmentProblem(e: unknown): { message: string; exitCode: number } |
     default:
       return null;
   }
-}
-
-/** The version in package.json (two folders above dist/runner/cli, or runner/cli under tsx). */
-export function packageVersion(): string {
-  for (const rel of ['../../../package.json', '../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === 'pefuse' && pkg.version) return pkg.version;
-    } catch {
-      // Try the next candidate.
-    }
-  }
-  return 'unknown';
 }

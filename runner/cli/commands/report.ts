@@ -7,10 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { packageVersion } from '../../util/package.js';
 import { checkCacheDir } from '../cache-dir.js';
 import type { CliIo } from '../io.js';
 import { CliExit, EXIT_FAILURES, EXIT_USAGE } from '../io.js';
-import { packageVersion } from '../main.js';
 import { cacheRootOf, dbFileOf, planSpec, printDiagnostics } from '../planning.js';
 
 interface ReportOpts {
