@@ -72,3 +72,20 @@ describe('heavy modules load only where a command needs them', () => {
     expect(await heavyLoaded(cli('--cache', cache, 'status'))).toEqual(['duckdb']);
   });
 });
+
+describe('--version', () => {
+  it('prints the package version, also after the global options, without loading the CLI', async () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const args of [['--version'], ['-V'], ['--cache', tempDir(), '--db', 'x.duckdb', '--version']]) {
+      const out = join(tempDir('pefuse-load-'), 'loaded.txt');
+      const r = await execa(process.execPath, ['--import', PROBE, BIN, ...args], {
+        env: { PEFUSE_LOAD_PROBE: out },
+        reject: false,
+        stdin: 'ignore',
+      });
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toBe(pkg.version);
+      expect(readFileSync(out, 'utf8')).not.toMatch(/dist\/runner\/cli\/main\.js|node_modules\/commander\//);
+    }
+  });
+});
