@@ -3,6 +3,8 @@
  * metrics with the paper's printed labels), with values as mean ± std over repeats.
  */
 import type { ParamValue } from '../runner/plan/types.js';
+import { requiredBlocks } from '../runner/spec/semantic.js';
+import type { Mode } from '../runner/spec/types.js';
 import type { DatasetName } from '../stages/contracts.js';
 import { metricLabel, tableMetrics } from '../stages/metrics/names.js';
 import { metricValue, type PointData } from './data.js';
@@ -173,3 +175,19 @@ const MODE_ARROWS: Record<string, string> = { t2i: 'T→I', i2i: 'I→I', t2t: '
 /** "PEFUSE (T→I)" for a mode, as the paper names its rows. */
 export const methodOfMode = (mode: ParamValue | undefined): string =>
   typeof mode === 'string' && MODE_ARROWS[mode] ? `PEFUSE (${MODE_ARROWS[mode]})` : 'PEFUSE';
+
+/**
+ * The method label of a row: "PEFUSE (T→I)", marked "[dummy]" when a model block the mode uses (or the
+ * retrieval model) is a dummy backend, so synthetic numbers never pass for a real model's.
+ */
+export function methodLabel(mode: ParamValue | undefined, point: PointData | undefined): string {
+  const base = methodOfMode(mode);
+  if (point === undefined || typeof mode !== 'string' || !(mode in MODE_ARROWS)) return base;
+  const block = (name: string): Record<string, unknown> => {
+    const b = point.config[name];
+    return typeof b === 'object' && b !== null && !Array.isArray(b) ? (b as Record<string, unknown>) : {};
+  };
+  const text = block('diffusion').text;
+  const used = ['retrieval', ...requiredBlocks(mode as Mode, typeof text === 'string' ? text : undefined)];
+  return used.some((b) => block(b).backend === 'dummy') ? `${base} [dummy]` : base;
+}

@@ -8,7 +8,7 @@ import {
   cellStats,
   groupPerQuery,
   groupPoints,
-  methodOfMode,
+  methodLabel,
   metricStats,
   REPEAT_FIELDS,
   showValue,
@@ -66,7 +66,10 @@ export function resultsTable({ item, data, perQuery, baselines, seed }: ResultsT
   const cols = tableColumns(points, item.metrics);
   const other = fields.filter((f) => f !== 'mode');
   const rows: TableRow[] = groups.map((g) => ({
-    labels: [methodOfMode(g.config.mode ?? modeOf(g.points[0])), ...other.map((f) => showValue(g.config[f]))],
+    labels: [
+      methodLabel(g.config.mode ?? modeOf(g.points[0]), g.points[0]),
+      ...other.map((f) => showValue(g.config[f])),
+    ],
     values: cols.map((c) => cellStats(g.points, c)),
     origin: 'reproduced',
   }));
@@ -150,7 +153,7 @@ export function computeTable(
     const emb = [...new Set(c.map((r) => r.embedder).filter(Boolean))].join(', ') || '—';
     return {
       labels: [
-        methodOfMode(g.config.mode ?? modeOf(g.points[0])),
+        methodLabel(g.config.mode ?? modeOf(g.points[0]), g.points[0]),
         gen,
         emb,
         ...other.map((f) => showValue(g.config[f])),

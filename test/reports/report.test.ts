@@ -196,7 +196,7 @@ describe('pefuse report on a synthetic sweep', () => {
   it('compute table: seconds per sample as mean ± std over repeats, from recorded timings', () => {
     const md = read('compute.md');
     expect(md).toContain('| Inference (s/sample) | Pipeline (s/sample) | R@10 |');
-    const t2t = md.split('\n').find((l) => l.startsWith('| PEFUSE (T→T) | dummy | dummy | 0.4 |'))!;
+    const t2t = md.split('\n').find((l) => l.startsWith('| PEFUSE (T→T) [dummy] | dummy | dummy | 0.4 |'))!;
     expect(t2t).toMatch(/\d\.\d{3} ± \d\.\d{3}.*\d\.\d{3} ± \d\.\d{3}/);
   });
 
@@ -244,7 +244,7 @@ describe('pefuse report on a synthetic sweep', () => {
     const expected = `+${diff.toFixed(2)} [${pct(0.025).toFixed(2)}, ${pct(0.975).toFixed(2)}]`;
     const row = read('results.md')
       .split('\n')
-      .find((l) => l.startsWith('| PEFUSE (T→T) | 0.8 |'))!;
+      .find((l) => l.startsWith('| PEFUSE (T→T) [dummy] | 0.8 |'))!;
     expect(row).toContain(expected);
     expect(read('results.md')).toContain(
       '10,000 resamples, percentile 95%, repeats averaged per query, seed 0',
@@ -268,7 +268,7 @@ describe('pefuse report on a synthetic sweep', () => {
     expect(html).not.toMatch(/<script[^>]+src=/);
     expect(html).not.toMatch(/<link[^>]+href=/);
     expect(html).toContain('vegaEmbed(');
-    expect(html).toContain('PEFUSE (T→I)');
+    expect(html).toContain('PEFUSE (T→I) [dummy]');
     expect(html).toContain('spec text');
     expect(html).toContain('data:image/png;base64,');
   });
