@@ -1,9 +1,9 @@
 /**
- * Writes `experiments/baselines/<table>.json` from the paper's tables (`../shared/data/paper-tables.json`):
+ * Writes `experiments/baselines/<table>.json` from a JSON file of the paper's tables (numbers and labels):
  * numbers and labels only (methods, retrievers, printed column labels, values, lost and unreported cells)
  * plus the data file's notes on this table's lost cells. Run from the repository root:
  *
- *   npx tsx reports/tools/make-baselines.ts [../shared/data/paper-tables.json]
+ *   npx tsx reports/tools/make-baselines.ts PAPER_TABLES.json
  *
  * A results table of `pefuse report` matches these columns by their printed label (`Shirt R@10`,
  * `Rsubset@1`, `mAP@5`) and shows the rows as *reported* beside its *reproduced* rows.
@@ -34,7 +34,11 @@ interface PaperTable {
   rows: PaperRow[];
 }
 
-const src = process.argv[2] ?? '../shared/data/paper-tables.json';
+const src = process.argv[2];
+if (src === undefined) {
+  process.stderr.write('usage: npx tsx reports/tools/make-baselines.ts PAPER_TABLES.json\n');
+  process.exit(2);
+}
 const data = JSON.parse(readFileSync(src, 'utf8')) as {
   tables: PaperTable[];
   notes: { uncertain_cells: string[] };

@@ -19,6 +19,7 @@ import { hostname } from 'node:os';
 import type { GrantedResources, RunEvent, StageRef } from '../events/event.js';
 import type { PlannedStage } from '../plan/types.js';
 import type { ItemRecord, StageManifest, Store } from '../store/types.js';
+import { sleep } from '../util/sleep.js';
 import { convertExceptionToFailure, type Failure, failure } from './failure.js';
 import { heal, healedFailure, itemsWithMissingObjects } from './heal.js';
 import type { Grant, ResourceManager } from './resources.js';
@@ -288,20 +289,4 @@ function buildManifest(
     attempts,
     finished_at: new Date().toISOString(),
   };
-}
-
-/** Resolves true when `signal` aborted before `ms` passed. */
-export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(false);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      resolve(true);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -11,8 +11,7 @@ import type { JsonObject } from '../../runner/util/json.js';
 import { err, ok } from '../../runner/util/result.js';
 import type { DatasetOutput } from '../contracts.js';
 import { checkImages } from './images.js';
-import { loadDataset } from './index.js';
-import type { BenchmarkName, FashionIqCategory, GenecisTask } from './types.js';
+import { loadDataset, loadOptionsOf } from './index.js';
 
 export const benchmarkDatasetRunner: StageRunner = async (ctx) => {
   const p = ctx.node.params;
@@ -24,15 +23,8 @@ export const benchmarkDatasetRunner: StageRunner = async (ctx) => {
         `dataset ${String(p.name)}: no root folder is set (datasets[…].root in the spec)`,
       ),
     );
-  const imageRoot = typeof ctx.node.settings.images === 'string' ? ctx.node.settings.images : null;
-  const loaded = await loadDataset({
-    dataset: p.name as BenchmarkName,
-    split: p.split === 'test' || p.split === 'test1' ? 'test' : 'val',
-    root,
-    ...(typeof p.category === 'string' ? { category: p.category as FashionIqCategory } : {}),
-    ...(typeof p.task === 'string' ? { task: p.task as GenecisTask } : {}),
-    ...(imageRoot !== null ? { imageRoot } : {}),
-  });
+  const opts = loadOptionsOf(p, ctx.node.settings)!;
+  const loaded = await loadDataset(opts);
   if (!loaded.ok)
     return err(
       failure(loaded.error.kind === 'file-missing' ? 'input-missing' : 'bad-input', loaded.error.message, {
@@ -50,7 +42,7 @@ export const benchmarkDatasetRunner: StageRunner = async (ctx) => {
     return err(
       failure(
         'input-missing',
-        `${images.missing_count} image${images.missing_count === 1 ? ' is' : 's are'} missing under ${imageRoot ?? root} (first: ${images.missing.join(', ')})`,
+        `${images.missing_count} image${images.missing_count === 1 ? ' is' : 's are'} missing under ${opts.imageRoot ?? root} (first: ${images.missing.join(', ')})`,
         {
           retryable: false,
           detail: 'download the images into the official layout, or set datasets[…].images',

@@ -5,8 +5,7 @@
  */
 import type { PlannedStage } from '../../runner/plan/types.js';
 import type { QueryRecord } from '../contracts.js';
-import { loadDataset } from '../datasets/index.js';
-import type { BenchmarkName, FashionIqCategory, GenecisTask } from '../datasets/types.js';
+import { loadDataset, loadOptionsOf } from '../datasets/index.js';
 import { NO_FIELDS, queryFields, renderPrompt } from './prompts.js';
 import { SYSTEM_MESSAGE } from './request.js';
 
@@ -19,17 +18,10 @@ const EXAMPLE: QueryRecord = {
 
 async function firstQuery(dataset: PlannedStage | undefined): Promise<{ q: QueryRecord; from: string }> {
   const p = dataset?.node.params;
-  const root = dataset?.node.settings.root;
-  if (!p || typeof root !== 'string' || p.name === 'synthetic')
+  const opts = p && dataset ? loadOptionsOf(p, dataset.node.settings) : null;
+  if (!p || opts === null || p.name === 'synthetic')
     return { q: EXAMPLE, from: 'an example query (the dataset is not loaded for previews)' };
-  const loaded = await loadDataset({
-    dataset: p.name as BenchmarkName,
-    split: p.split === 'test' || p.split === 'test1' ? 'test' : 'val',
-    root,
-    ...(typeof p.category === 'string' ? { category: p.category as FashionIqCategory } : {}),
-    ...(typeof p.task === 'string' ? { task: p.task as GenecisTask } : {}),
-    ...(typeof dataset?.node.settings.images === 'string' ? { imageRoot: dataset.node.settings.images } : {}),
-  });
+  const loaded = await loadDataset(opts);
   if (!loaded.ok || loaded.value.queries.length === 0)
     return { q: EXAMPLE, from: `an example query (${loaded.ok ? 'no queries' : loaded.error.message})` };
   const q = loaded.value.queries[0] as QueryRecord;

@@ -15,6 +15,7 @@ import { type Failure, failure } from '../../runner/exec/failure.js';
 import { NO_RETRY, type StageRunContext, type StageRunner } from '../../runner/exec/stage-run.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../../runner/util/json.js';
 import { err, ok, type Result } from '../../runner/util/result.js';
+import { sleep } from '../../runner/util/sleep.js';
 import { MLLM_ENDPOINT_DEFAULTS, MLLM_TIMEOUT_S } from '../defaults.js';
 import { datasetOutputOf, readGallery, readQueries } from '../dummy/inputs.js';
 import { type Attempt, MllmClient } from './client.js';
@@ -310,19 +311,4 @@ export function itemOutput(descs: readonly Description[]): JsonObject {
     out.descriptions = descs.map((d) => ({ ...d }) as unknown as JsonValue);
   }
   return out;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(false);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      resolve(true);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -10,8 +10,8 @@ export type Rng = () => number;
 
 /**
  * mulberry32 with its raw uint32 outputs: tiny, fast, good enough for test data (not for cryptography).
- * The one definition, also used by the tests, the benchmarks and the reference-vector generators of
- * `../shared/refvectors` (which specify the uint32 stream).
+ * The one definition, also used by the tests, the benchmarks and the reference-vector generators (the
+ * reference vectors specify the uint32 stream).
  */
 export function mulberry32Uint32(seed: number): () => number {
   let a = seed >>> 0;
