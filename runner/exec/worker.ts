@@ -19,7 +19,7 @@
  * grandchildren (Python DataLoader workers) go too (execa's termination notes).
  */
 import type { execa as Execa } from 'execa';
-import type { JsonObject, JsonValue } from '../util/json.js';
+import type { JsonValue } from '../util/json.js';
 import { err, ok, type Result } from '../util/result.js';
 import { type Failure, failure } from './failure.js';
 import { LineRing, lineSplitter } from './lines.js';
@@ -30,40 +30,10 @@ import {
   parseFromWorker,
   type WorkerIdentity,
 } from './protocol.js';
+import type { ItemOutcome, WorkerClientOptions, WorkerCommand } from './worker-types.js';
 
-/** How to start a worker: the program, its arguments and extra environment. */
-export interface WorkerCommand {
-  file: string;
-  args: readonly string[];
-  /** Added to the orchestrator's environment (e.g. `CUDA_VISIBLE_DEVICES`). */
-  env?: Record<string, string>;
-  cwd?: string;
-}
-
-export interface WorkerTimeouts {
-  /** Loading a model can download weights: minutes, not seconds. */
-  readyMs: number;
-  /** Per item, counted from when the item reaches the head of the worker's queue. */
-  itemMs: number;
-  /** Max silence (no line at all) while items are in flight; 0 disables the watchdog. */
-  heartbeatMs: number;
-}
-
-export const DEFAULT_TIMEOUTS: WorkerTimeouts = { readyMs: 600_000, itemMs: 600_000, heartbeatMs: 0 };
-
-export interface WorkerClientOptions {
-  configure: { kind: string; params: JsonObject; model: JsonValue };
-  timeouts: WorkerTimeouts;
-  /** Each stderr line (goes to the stage log). */
-  onStderr?: (line: string) => void;
-  /** A short name for messages, e.g. `worker 1 (gpu 0)`. */
-  label: string;
-}
-
-export type ItemOutcome =
-  | { ok: true; id: string; output: JsonValue; seconds: number; peak_mem_mb?: number }
-  /** `blamed` false: the worker died while busy with another item; retry this one for free. */
-  | { ok: false; id: string; failure: Failure; blamed: boolean };
+export type { ItemOutcome, WorkerClientOptions, WorkerCommand, WorkerTimeouts } from './worker-types.js';
+export { DEFAULT_TIMEOUTS } from './worker-types.js';
 
 interface Pending {
   id: string;
