@@ -7,7 +7,7 @@
 import { rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StageKey } from '../runner/plan/stage.js';
+import type { StageKey } from '../runner/contract/stage.js';
 import { openResults } from '../runner/results/db.js';
 import type { RankingsInput } from '../runner/results/types.js';
 import { sha256Hex } from '../runner/util/json.js';

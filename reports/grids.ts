@@ -7,7 +7,7 @@
  * is computed.
  */
 import { readFile } from 'node:fs/promises';
-import type { StageKey } from '../runner/plan/stage.js';
+import type { StageKey } from '../runner/contract/stage.js';
 import { openStore } from '../runner/store/index.js';
 import { isJsonObject, type JsonObject } from '../runner/util/json.js';
 import type { GalleryItem, QueryRecord } from '../stages/contracts.js';

@@ -22,17 +22,18 @@
  * way. test/cli/lazy-load.test.ts asserts what each command loads.
  */
 
-import type { DoctorCheck as RunnerDoctorCheck } from '../runner/doctor/checks.js';
-import { failure } from '../runner/exec/failure.js';
-import type { StageRunner } from '../runner/exec/stage-run.js';
-import { dispatchesToWorkers } from '../runner/exec/worker-stage.js';
+import { failure } from '../runner/contract/failure.js';
+import type { StageRunner } from '../runner/contract/run.js';
 import type {
   Pipeline,
+  ShardUnit,
   StageDefinition,
   StageKind,
   StageNodeSpec,
   StageResource,
-} from '../runner/plan/stage.js';
+} from '../runner/contract/stage.js';
+import type { DoctorCheck as RunnerDoctorCheck } from '../runner/doctor/checks.js';
+import { dispatchesToWorkers } from '../runner/exec/worker-stage.js';
 import type { PlannedStage } from '../runner/plan/types.js';
 import { isJsonObject } from '../runner/util/json.js';
 import { err } from '../runner/util/result.js';
@@ -129,6 +130,16 @@ const mllmResource = (node: StageNodeSpec): StageResource => {
   return b === 'dummy' || b === 'raw' ? 'cpu' : 'gpu';
 };
 
+/** MLLM stages on a worker (dummy, transformers) split per item into shards; HTTP and raw ones do not. */
+const mllmShards = (node: StageNodeSpec): ShardUnit => {
+  const b = typeof node.settings.backend === 'string' ? node.settings.backend : node.backend;
+  return b === 'dummy' || b === 'transformers' ? 'item' : 'none';
+};
+
+/** Embeddings: the dummy embedder journals chunks of rows in a shard, the ONNX runner every item. */
+const embedShards = (node: StageNodeSpec): ShardUnit =>
+  node.params.backend === 'dummy' ? 'chunk' : node.params.backend === 'onnx' ? 'item' : 'none';
+
 const HTTP_MLLM: Record<string, StageRunner> = Object.fromEntries(HTTP_BACKENDS.map((b) => [b, httpMllm]));
 
 const byBackend =
@@ -171,6 +182,7 @@ const DEFINITIONS: StageDefinition[] = [
     description: 'MLLM: reference image + text → target description',
     resource: 'gpu',
     resourceOf: mllmResource,
+    shardUnit: mllmShards,
     // Worker backends (dummy, transformers) keep their workers parked on the GPU across a sweep.
     run: dispatchesToWorkers(byBackend('mllm.compose', MLLM_COMPOSE)),
   },
@@ -180,6 +192,7 @@ const DEFINITIONS: StageDefinition[] = [
     description: 'MLLM: gallery image → caption',
     resource: 'gpu',
     resourceOf: mllmResource,
+    shardUnit: mllmShards,
     run: dispatchesToWorkers(byBackend('mllm.caption', MLLM_CAPTION)),
   },
   {
@@ -188,6 +201,7 @@ const DEFINITIONS: StageDefinition[] = [
     description: 'diffusion: reference image + text → target image',
     resource: 'gpu',
     resourceOf: gpuUnlessDummy,
+    shardUnit: () => 'item',
     // Every diffusion backend is a worker: a guidance sweep reuses the workers parked on the GPU.
     run: dispatchesToWorkers(byBackend('diffusion.edit', DIFFUSION_EDIT)),
   },
@@ -196,6 +210,7 @@ const DEFINITIONS: StageDefinition[] = [
     implVersion: 1,
     description: 'retrieval model: text → L2-normalised vector',
     resource: 'cpu',
+    shardUnit: embedShards,
     run: byBackend('embed.text', {
       dummy: lazy(dummyEmbed, (m) => m.dummyEmbedTextRunner),
       onnx: lazy(onnxEmbed, (m) => m.embedTextRunner),
@@ -206,6 +221,7 @@ const DEFINITIONS: StageDefinition[] = [
     implVersion: 1,
     description: 'retrieval model: image → L2-normalised vector',
     resource: 'cpu',
+    shardUnit: embedShards,
     run: byBackend('embed.image', {
       dummy: lazy(dummyEmbed, (m) => m.dummyEmbedImageRunner),
       onnx: lazy(onnxEmbed, (m) => m.embedImageRunner),
@@ -216,6 +232,8 @@ const DEFINITIONS: StageDefinition[] = [
     implVersion: 1,
     description: 'cosine top-K with dataset rules',
     resource: 'cpu',
+    // Chunks of queries (the GEMM batches); GeneCIS ranks per-sample galleries whole.
+    shardUnit: (node) => (node.params.rules === 'genecis' ? 'none' : 'chunk'),
     run: lazy(
       () => import('./score/runner.js'),
       (m) => m.runScore,

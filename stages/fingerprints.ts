@@ -7,8 +7,8 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { PlanContext, Unresolved } from '../runner/contract/stage.js';
 import { type Diagnostic, diag, type SourceSpan } from '../runner/diagnostics/diagnostic.js';
-import type { PlanContext, Unresolved } from '../runner/plan/stage.js';
 import { requiredBlocks } from '../runner/spec/semantic.js';
 import type { DatasetSpec, PointConfig } from '../runner/spec/types.js';
 import { canonicalJson, type JsonValue } from '../runner/util/json.js';

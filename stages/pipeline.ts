@@ -13,7 +13,7 @@
  *   i2t: dataset ─▶ [mllm.compose ─▶] diffusion.edit ─▶ embed.image ─┐
  *        dataset ─▶ mllm.caption ─▶ embed.text ─────────────────────┴▶ score ─▶ metrics
  */
-import type { StageNodeSpec, Unresolved } from '../runner/plan/stage.js';
+import type { StageNodeSpec, Unresolved } from '../runner/contract/stage.js';
 import type { PointConfig } from '../runner/spec/types.js';
 import type { JsonObject, JsonValue } from '../runner/util/json.js';
 import { DEFAULT_SPLIT, MLLM_DEFAULTS, MLLM_ENDPOINT_DEFAULTS, SCORE_DEFAULTS } from './defaults.js';

@@ -24,7 +24,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   for (const register of COMMANDS) register(program, io, setExit);
   // `pefuse help NAME` for a NAME that is no command: say so, instead of the general help alone.
   if (argv[0] === 'help' && argv[1] !== undefined && !program.commands.some((c) => c.name() === argv[1])) {
-    const names = program.commands.map((c) => c.name()).join(', ');
+    const names = program.commands
+      .map((c) => c.name())
+      .filter((n) => !n.startsWith('__'))
+      .join(', ');
     io.stderr(`pefuse help: unknown command '${argv[1]}' (commands: ${names})\n`);
     return EXIT_USAGE;
   }

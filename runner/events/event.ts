@@ -3,9 +3,9 @@
  * executor emits them, reporters (`tty`, `plain`, `json`) only consume them. Events are plain JSON data
  * so the `json` reporter can print them as they are and other tools can read them back.
  */
-import type { Failure } from '../exec/failure.js';
-import type { WorkerIdentity } from '../exec/protocol.js';
-import type { StageKind } from '../plan/stage.js';
+import type { Failure } from '../contract/failure.js';
+import type { WorkerIdentity } from '../contract/run.js';
+import type { StageKind } from '../contract/stage.js';
 
 /** What identifies a stage in every stage event. */
 export interface StageRef {

@@ -1,22 +1,20 @@
 import { setMaxListeners } from 'node:events';
+import { convertExceptionToFailure, failure } from '../contract/failure.js';
+import type { RetryPolicy } from '../contract/run.js';
+import { type StageKey, stageResource } from '../contract/stage.js';
 import type { EventSink, FailureSummary, RunCounts, RunEvent } from '../events/event.js';
-import { type StageKey, stageResource } from '../plan/stage.js';
 import type { Plan, PlannedStage } from '../plan/types.js';
 import type { ResultsDb } from '../results/types.js';
 import type { StageManifest, Store } from '../store/types.js';
-import { convertExceptionToFailure, failure } from './failure.js';
-import { ResultsRecorder } from './record.js';
-import { type ResourceConfig, ResourceManager } from './resources.js';
-import { resourceRequest } from './scheduler.js';
-import { executeStage, type StageOutcome } from './stage-exec.js';
-import type { RetryPolicy } from './stage-run.js';
 /**
- * The local executor: runs a Plan's DAG with as much parallelism as resources allow.
+ * The orchestrator: runs a Plan's DAG with as much parallelism as resources allow. WHERE a stage's
+ * items are computed is the executor's business (executors/types.ts: this process by default, or
+ * shards in other processes); everything here is common to every executor.
  *
  *   plan.stages (topological) ──▶ one async task per stage: wait for upstream outcomes
  *        ├─ an upstream failed or was cancelled ──▶ this stage fails `upstream-failed` (keep-going:
  *        │                                           independent branches go on)
- *        └─ otherwise executeStage(): cached │ lock → journal → resources → run → publish
+ *        └─ otherwise executeStage(): cached │ lock → journals → resources → executor → publish
  *   every outcome ──▶ events (reporters) + results database (orchestrator is the only writer)
  *
  * Concurrency is bounded by the ResourceManager (GPU ids, CPU slots, HTTP windows) and by stage locks
@@ -24,6 +22,12 @@ import type { RetryPolicy } from './stage-run.js';
  * `--fail-fast` drains the run at the first failure: no new stage or item starts, in-flight items
  * finish and are journaled.
  */
+import { localExecutor } from './executors/local.js';
+import type { Executor } from './executors/types.js';
+import { ResultsRecorder } from './record.js';
+import { type ResourceConfig, ResourceManager } from './resources.js';
+import { resourceRequest } from './scheduler.js';
+import { executeStage, type StageOutcome } from './stage-exec.js';
 import { WorkerCache } from './worker-cache.js';
 
 export interface ExecutorOptions {
@@ -44,6 +48,8 @@ export interface ExecutorOptions {
   lockStaleMs?: number;
   runId?: string;
   argv?: string[];
+  /** Where stages' items are computed (default: the local executor, in this process). */
+  executor?: Executor;
 }
 
 export interface RunSummary {
@@ -126,6 +132,7 @@ export async function runPlan(plan: Plan, opts: ExecutorOptions): Promise<RunSum
   recorder.start();
 
   const workers = new WorkerCache();
+  const executor = opts.executor ?? localExecutor;
   const env = {
     store: opts.store,
     emit,
@@ -136,6 +143,7 @@ export async function runPlan(plan: Plan, opts: ExecutorOptions): Promise<RunSum
     lockPollMs: opts.lockPollMs ?? 500,
     lockStaleMs: opts.lockStaleMs ?? 120_000,
     workers,
+    executor,
     onFailure: () => {
       if (opts.failFast && !drain.signal.aborted) drain.abort();
     },
@@ -243,7 +251,7 @@ export async function runPlan(plan: Plan, opts: ExecutorOptions): Promise<RunSum
   }
   const ok = counts.failed === 0 && counts.cancelled === 0;
   const seconds = (performance.now() - t0) / 1000;
-  await workers.close();
+  await Promise.all([workers.close(), executor.close()]);
   await recorder.finish(ok ? 'ok' : interrupted() ? 'interrupted' : 'failed');
   emit({ type: 'run-finished', ok, seconds, counts: { ...counts }, failures, interrupted: interrupted() });
   return { ok, interrupted: interrupted(), seconds, counts, failures, outcomes };

@@ -10,10 +10,11 @@
  *                                                   naming the same content, since objects are content-addressed)
  *   this stage's own journaled items name it    ──▶ forget those items and retry the stage now
  */
-import type { StageKey } from '../plan/stage.js';
+
+import { type Failure, failure } from '../contract/failure.js';
+import type { StageKey } from '../contract/stage.js';
 import { collectRefs, referencesAny } from '../store/refs.js';
 import type { ItemRecord, ObjectStore, StageManifest, StageStore } from '../store/types.js';
-import { type Failure, failure } from './failure.js';
 
 /** An object store that records in `bad` every object a read found missing or corrupt. */
 export function watchObjects(objects: ObjectStore, bad: Set<string>): ObjectStore {

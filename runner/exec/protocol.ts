@@ -34,16 +34,9 @@ export const PROTOCOL_VERSION = 1;
 /** What this orchestrator can do beyond protocol 1's core, sent in every `configure`. */
 export const ORCHESTRATOR_FEATURES: readonly string[] = ['flush'];
 
-export interface WorkerIdentity {
-  /** Model id as loaded (or as reported by the server), e.g. `Qwen/Qwen2.5-VL-7B-Instruct`. */
-  model: string;
-  /** Backend name, e.g. `transformers`, `diffusers`, `onnxruntime`, `dummy`. */
-  backend: string;
-  /** Library versions that can change outputs. */
-  versions: Record<string, string>;
-  /** `cuda:0`, `cpu`, … */
-  device: string;
-}
+import type { WorkerIdentity } from '../contract/run.js';
+
+export type { WorkerIdentity };
 
 export type ToWorker =
   | {

@@ -10,8 +10,9 @@
  * write): one query at the start says what is there for the run's cached keys.
  */
 import { hostname } from 'node:os';
+import { generatedOf, outputItemCount, stageOutput } from '../contract/outputs.js';
+import type { StageKey, StageKind } from '../contract/stage.js';
 import type { EventSink } from '../events/event.js';
-import type { StageKey, StageKind } from '../plan/stage.js';
 import type { Plan, PlannedStage } from '../plan/types.js';
 import type { PerQuery } from '../results/query-results.js';
 import { pidAlive } from '../results/recorded.js';
@@ -23,7 +24,7 @@ import type {
   RunRow,
   StageRow,
 } from '../results/types.js';
-import type { ObjectRef, ObjectStore, StageManifest } from '../store/types.js';
+import type { ObjectStore, StageManifest } from '../store/types.js';
 import { isJsonObject, type JsonValue } from '../util/json.js';
 import { parseNpy } from '../util/npy.js';
 import type { StageOutcome } from './stage-exec.js';
@@ -37,10 +38,10 @@ export const IN_PROCESS_KINDS: ReadonlySet<StageKind> = new Set<StageKind>(['dat
 
 /**
  * How many items a published stage processed. Worker stages journal one record per item; in-process
- * stages journal none (`items: []`), so their count comes from what the output describes: an embedding
- * its rows (`n`), a dataset its queries (`n_queries`), metrics the queries evaluated (`n`), a score stage
- * one ranking per query row of its query embedding (`itemsOf(record.inputs.queries)`). Falls back to
- * the planned count; null when nothing says.
+ * stages journal none (`items: []`), so their count comes from what the output describes (read through
+ * the contract, `outputItemCount`: an embedding's rows, a dataset's queries, the queries metrics
+ * evaluated), a score stage one ranking per query row of its query embedding
+ * (`itemsOf(record.inputs.queries)`). Falls back to the planned count; null when nothing says.
  */
 export function stageItemCount(
   stage: PlannedStage,
@@ -48,27 +49,11 @@ export function stageItemCount(
   itemsOf: (key: StageKey) => number | null | undefined = () => undefined,
 ): number | null {
   if (m.items.length > 0) return m.items.length;
-  const o = isJsonObject(m.output) ? m.output : {};
-  const num = (v: JsonValue | undefined) =>
-    typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : null;
-  let n: number | null = null;
-  switch (stage.record.kind) {
-    case 'embed.text':
-    case 'embed.image':
-    case 'metrics':
-      n = num(o.n);
-      break;
-    case 'dataset':
-      n = num(o.n_queries);
-      break;
-    case 'score': {
-      const q = stage.record.inputs.queries;
-      n = q === undefined ? null : (itemsOf(q) ?? null);
-      break;
-    }
-    default:
-      break;
-  }
+  let n: number | null;
+  if (stage.record.kind === 'score') {
+    const q = stage.record.inputs.queries;
+    n = q === undefined ? null : (itemsOf(q) ?? null);
+  } else n = outputItemCount(stage.record.kind, m.output);
   return n ?? stage.node.items;
 }
 
@@ -285,24 +270,20 @@ export class ResultsRecorder {
     if (kind !== 'mllm.compose' && kind !== 'mllm.caption' && kind !== 'diffusion.edit') return;
     const rows: GenerationRow[] = [];
     for (const item of m.items) {
-      const o = item.output;
-      if (!isJsonObject(o)) continue;
       // Several descriptions of one item (mllm.descriptions > 1): one row each.
-      const descs = Array.isArray(o.descriptions) ? o.descriptions.filter(isJsonObject) : [o];
-      descs.forEach((d, i) => {
+      generatedOf(kind, item.output).forEach((d, i) => {
         const row: GenerationRow = { itemId: item.id, description: i };
-        if (typeof d.text === 'string') row.text = d.text;
-        if (typeof d.tokens === 'number') row.tokens = d.tokens;
-        if (typeof d.prompt_tokens === 'number') row.promptTokens = d.prompt_tokens;
+        if (d.text !== undefined) row.text = d.text;
+        if (d.tokens !== undefined) row.tokens = d.tokens;
+        if (d.prompt_tokens !== undefined) row.promptTokens = d.prompt_tokens;
         // diffusion.edit: `tokens` is the CLIP prompt length; MLLM stages: what the model wrote.
-        if (kind === 'diffusion.edit' && typeof d.prompt_tokens === 'number') row.tokens = d.prompt_tokens;
-        if (row.tokens === undefined && typeof d.completion_tokens === 'number')
-          row.tokens = d.completion_tokens;
-        if (typeof d.completion_tokens === 'number') row.completionTokens = d.completion_tokens;
-        if (typeof d.finish_reason === 'string') row.finishReason = d.finish_reason;
-        if (typeof d.latency_s === 'number') row.latencyS = d.latency_s;
-        if (typeof d.truncated_tokens === 'number') row.truncatedTokens = d.truncated_tokens;
-        if (isRef(d.image)) {
+        if (kind === 'diffusion.edit' && d.prompt_tokens !== undefined) row.tokens = d.prompt_tokens;
+        if (row.tokens === undefined && d.completion_tokens !== undefined) row.tokens = d.completion_tokens;
+        if (d.completion_tokens !== undefined) row.completionTokens = d.completion_tokens;
+        if (d.finish_reason !== undefined) row.finishReason = d.finish_reason;
+        if (d.latency_s !== undefined) row.latencyS = d.latency_s;
+        if (d.truncated_tokens !== undefined) row.truncatedTokens = d.truncated_tokens;
+        if (d.image) {
           row.image = d.image.sha256;
           row.imagePath = this.#objects.pathOf(d.image.sha256);
         }
@@ -314,12 +295,12 @@ export class ResultsRecorder {
 
   /** Metric rows per point of a metrics stage; `skip`: points whose latest metrics already are these. */
   #metrics(stage: PlannedStage, m: StageManifest, skip: ReadonlySet<string> | null): void {
-    if (stage.record.kind !== 'metrics' || !isJsonObject(m.output)) return;
-    const o = m.output;
-    if (!isJsonObject(o.metrics)) return;
+    if (stage.record.kind !== 'metrics') return;
+    const o = stageOutput('metrics', m.output);
+    if (!o) return;
     const metrics = numbers(o.metrics);
-    const hits = isJsonObject(o.hits) ? numbers(o.hits) : {};
-    let perQuery = perQueryOf(o.per_query);
+    const hits = isJsonObject(o.hits as unknown as JsonValue) ? numbers(o.hits) : {};
+    let perQuery = perQueryOf(o.per_query as unknown as JsonValue);
     for (const index of stage.points) {
       const point = this.#plan.points[index];
       if (!point || skip?.has(point.id)) continue;
@@ -329,10 +310,10 @@ export class ResultsRecorder {
           pointId: point.id,
           stageKey: stage.key,
           runId: this.#run.id,
-          dataset: String(o.dataset ?? ''),
+          dataset: o.dataset,
           split: String(o.split ?? ''),
           subset: typeof o.subset === 'string' ? o.subset : null,
-          n: typeof o.n === 'number' ? o.n : 0,
+          n: o.n,
           metrics,
           hits,
           perQuery,
@@ -343,16 +324,8 @@ export class ResultsRecorder {
   }
 
   async #rankings(key: StageKey, m: StageManifest): Promise<void> {
-    const o = m.output;
-    if (
-      !isJsonObject(o) ||
-      !isRef(o.query_ids) ||
-      !isRef(o.gallery_ids) ||
-      !isRef(o.indices) ||
-      !isRef(o.scores)
-    ) {
-      return;
-    }
+    const o = stageOutput('score', m.output);
+    if (!o) return;
     const [q, g, ix, sc] = await Promise.all(
       [o.query_ids, o.gallery_ids, o.indices, o.scores].map((r) => this.#objects.read(r)),
     );
@@ -388,7 +361,7 @@ export class ResultsRecorder {
       galleryIds: JSON.parse(dec.decode(g.value)) as string[],
       indices: indices.value.data,
       scores: scores.value.data,
-      k: typeof o.k === 'number' ? o.k : (indices.value.shape[1] ?? 0),
+      k: o.k,
     });
     this.#check(r);
   }
@@ -416,11 +389,7 @@ export class ResultsRecorder {
   }
 }
 
-function isRef(v: JsonValue | undefined): v is ObjectRef & JsonValue {
-  return isJsonObject(v) && typeof v.sha256 === 'string' && typeof v.size === 'number';
-}
-
-function numbers(o: Record<string, JsonValue>): Record<string, number> {
+function numbers(o: Readonly<Record<string, JsonValue>>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(o)) if (typeof v === 'number') out[k] = v;
   return out;
@@ -440,10 +409,11 @@ function perQueryOf(v: JsonValue | undefined): PerQuery | null {
 
 /** What served an MLLM stage (its output's `served_model` / `server_version`), for the stages table. */
 function servedOf(m: StageManifest): { servedModel?: string; serverVersion?: string } {
-  const o = m.output;
-  if (!isJsonObject(o)) return {};
+  const kind = m.record.kind;
+  if (kind !== 'mllm.compose' && kind !== 'mllm.caption') return {};
+  const o = stageOutput(kind, m.output);
   const out: { servedModel?: string; serverVersion?: string } = {};
-  if (typeof o.served_model === 'string') out.servedModel = o.served_model;
-  if (typeof o.server_version === 'string') out.serverVersion = o.server_version;
+  if (typeof o?.served_model === 'string') out.servedModel = o.served_model;
+  if (typeof o?.server_version === 'string') out.serverVersion = o.server_version;
   return out;
 }

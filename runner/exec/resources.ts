@@ -5,7 +5,7 @@
  * same model as the one that just ran there (keeping a loaded model's cache warm).
  */
 import { existsSync, readdirSync } from 'node:fs';
-import type { StageResource } from '../plan/stage.js';
+import type { StageResource } from '../contract/stage.js';
 import { err, ok, type Result } from '../util/result.js';
 
 export interface ResourceConfig {

@@ -10,7 +10,7 @@
  * - HTTP stages share a request window per endpoint: the server in the node's settings (`endpoint`,
  *   where the pipeline keeps it, out of the key), sized by the node's `concurrency` when it has one.
  */
-import { stageResource } from '../plan/stage.js';
+import { stageResource } from '../contract/stage.js';
 import type { PlannedStage } from '../plan/types.js';
 import { canonicalJson, isJsonObject } from '../util/json.js';
 import type { ResourceRequest } from './resources.js';

@@ -5,15 +5,21 @@
  */
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { describeStage } from '../contract/description.js';
+import type { Failure } from '../contract/failure.js';
+import type { StageRunContext, StageRunner } from '../contract/run.js';
+import { isChunkId } from '../contract/shard.js';
+import { stageResource, stageShardUnit } from '../contract/stage.js';
 import type { StageRef } from '../events/event.js';
 import type { PlannedStage } from '../plan/types.js';
 import type { ItemRecord, StageManifest } from '../store/types.js';
-import type { Failure } from './failure.js';
+import { packageVersion } from '../util/package.js';
+import type { StageJob } from './executors/types.js';
 import { watchObjects } from './heal.js';
 import { LineRing } from './lines.js';
 import type { Grant } from './resources.js';
 import type { StageEnv } from './stage-exec.js';
-import type { StageRunContext } from './stage-run.js';
+import { lendWorkers } from './worker-cache.js';
 
 const LOG_TAIL = 30;
 /** `stage-progress` events are coalesced to at most one per this many ms per stage (plus the last). */
@@ -34,7 +40,7 @@ export function makeContext(
   const journal = env.store.stages.journal(stage.key);
   const t0 = performance.now();
   let lastProgress = Number.NEGATIVE_INFINITY;
-  return {
+  const ctx: StageRunContext = {
     key: stage.key,
     record: stage.record,
     node: stage.node,
@@ -69,7 +75,7 @@ export function makeContext(
     },
     signal: env.drain,
     kill: env.kill,
-    workers: env.workers,
+
     attempt,
     retry: env.retry,
     resources: { threads: grant.threads, gpu: grant.gpus[0] ?? null, gpus: grant.gpus, http: grant.http },
@@ -124,6 +130,82 @@ export function makeContext(
       }
     },
   };
+  lendWorkers(ctx, env.workers);
+  return ctx;
+}
+
+/**
+ * The attempt as an executor sees it (executors/types.ts): the context above, plus describing the
+ * stage for other processes and adopting what they journaled into this attempt's done set.
+ */
+export function makeJob(
+  stage: PlannedStage,
+  ref: StageRef,
+  ctx: StageRunContext,
+  env: StageEnv,
+  done: Map<string, ItemRecord>,
+  badObjects: Set<string>,
+  attempt: number,
+  log: StageLog,
+  run: StageRunner,
+): StageJob {
+  const stages = env.store.stages;
+  return {
+    stage,
+    ctx,
+    run,
+    unit: stageShardUnit(stage.definition, stage.node),
+    cacheRoot: env.store.root,
+    shardsDir: stages.shardsDir(stage.key),
+    attempt,
+    describe: () =>
+      stages.writeDescription(
+        describeStage({
+          pefuse: packageVersion(),
+          key: stage.key,
+          record: stage.record,
+          node: stage.node,
+          resource: stageResource(stage.definition, stage.node),
+          unit: stageShardUnit(stage.definition, stage.node),
+          retry: env.retry,
+          attempt,
+        }),
+      ),
+    async adopt(results) {
+      const journaled = await stages.readJournals(stage.key);
+      if (journaled.dropped > 0)
+        log.line(
+          `[pefuse] dropped ${journaled.dropped} torn shard journal line(s); those items are recomputed`,
+        );
+      let adopted = 0;
+      for (const item of journaled.items) {
+        if (done.has(item.id)) continue;
+        done.set(item.id, item);
+        adopted++;
+        if (isChunkId(item.id)) continue;
+        env.emit({
+          ...ref,
+          type: 'item-done',
+          item: item.id,
+          seconds: item.seconds,
+          cached: item.cached === true,
+        });
+      }
+      for (const r of results) {
+        for (const f of r.failed_items) ctx.itemFailed(f.item, f.failure, f.attempts);
+        for (const sha of r.bad_objects) badObjects.add(sha);
+      }
+      return adopted;
+    },
+    log: (line) => log.line(line),
+  };
+}
+
+/** Journaled records that are items (chunk records are internal to their stage). */
+export function itemCount(done: ReadonlyMap<string, ItemRecord>): number {
+  let n = 0;
+  for (const id of done.keys()) if (!isChunkId(id)) n++;
+  return n;
 }
 
 /** The stage log: `stages/<key>/stage.log` (appended, never read on the hot path) plus a tail in memory. */

@@ -16,16 +16,18 @@
  */
 
 import { hostname } from 'node:os';
+import { convertExceptionToFailure, type Failure, failure } from '../contract/failure.js';
+import type { RetryPolicy, StageRunOutput } from '../contract/run.js';
+import { isChunkId } from '../contract/shard.js';
 import type { GrantedResources, RunEvent, StageRef } from '../events/event.js';
 import type { PlannedStage } from '../plan/types.js';
 import type { ItemRecord, StageManifest, Store } from '../store/types.js';
 import { sleep } from '../util/sleep.js';
-import { convertExceptionToFailure, type Failure, failure } from './failure.js';
+import type { Executor } from './executors/types.js';
 import { heal, healedFailure, itemsWithMissingObjects } from './heal.js';
 import type { Grant, ResourceManager } from './resources.js';
 import { modelKey, resourceRequest } from './scheduler.js';
-import { makeContext, StageLog } from './stage-context.js';
-import type { RetryPolicy, StageRunOutput } from './stage-run.js';
+import { itemCount, makeContext, makeJob, StageLog } from './stage-context.js';
 import type { WorkerCache } from './worker-cache.js';
 import { parksWorkers } from './worker-stage.js';
 
@@ -40,6 +42,8 @@ export interface StageEnv {
   lockStaleMs: number;
   /** Idle workers parked between stages, so a loaded model serves the next stage that needs it. */
   workers: WorkerCache;
+  /** Where the stage's items are computed (this process, shard processes, cluster jobs). */
+  executor: Executor;
   /** Called on every final item or stage failure (`--fail-fast` drains the run). */
   onFailure(): void;
   /** Called after a stage published, before it releases its resources (dependants get first call). */
@@ -143,8 +147,8 @@ async function runLocked(
   inputs: Record<string, StageManifest>,
   env: StageEnv,
 ): Promise<StageOutcome> {
-  const journal = env.store.stages.journal(stage.key);
-  const prior = await journal.readDetailed();
+  // The orchestrator's journal and every shard journal (shards of an interrupted attempt count too).
+  const prior = await env.store.stages.readJournals(stage.key);
   if (prior.dropped > 0) {
     env.emit({
       type: 'warning',
@@ -164,7 +168,7 @@ async function runLocked(
       message: `${ref.kind} stage ${ref.key.slice(0, 12)}: ${gone.length} journaled item(s) name objects no longer in the cache; those items are recomputed`,
     });
   }
-  const resumed = done.size;
+  const resumed = itemCount(done);
 
   const run = stage.definition.run;
   if (!run) {
@@ -182,7 +186,7 @@ async function runLocked(
     };
   }
 
-  const left = stage.node.items === null ? null : stage.node.items - done.size;
+  const left = stage.node.items === null ? null : stage.node.items - resumed;
   const grant = await env.resources.acquire(resourceRequest(stage, topoIndex, left), env.drain, stage.key);
   if (!grant) return cancelled(ref, resumed);
   const startedAt = new Date();
@@ -201,15 +205,16 @@ async function runLocked(
         type: 'stage-started',
         attempt,
         items: stage.node.items,
-        resumed: done.size,
+        resumed: itemCount(done),
         resources: granted,
       });
       const failedItems = new Map<string, Failure>();
       const badObjects = new Set<string>();
       const ctx = makeContext(stage, ref, inputs, env, grant, done, failedItems, attempt, log, badObjects);
+      const job = makeJob(stage, ref, ctx, env, done, badObjects, attempt, log, run);
       let r: Awaited<ReturnType<NonNullable<PlannedStage['definition']['run']>>>;
       try {
-        r = await run(ctx);
+        r = await env.executor.computeStage(job);
       } catch (e) {
         r = { ok: false, error: convertExceptionToFailure(e) };
       }
@@ -221,7 +226,7 @@ async function runLocked(
       }
       // A stage stopped by a drain reports its own failed items if it had any (--fail-fast's cause).
       const halted = !r.ok && r.error.reason === 'cancelled';
-      if (halted && failedItems.size === 0) return cancelled(ref, done.size);
+      if (halted && failedItems.size === 0) return cancelled(ref, itemCount(done));
       let f = r.ok || halted ? summarize(failedItems) : r.error;
       // A missing or corrupt cached object: un-publish the input stage that named it (next run), or
       // forget this stage's own items that named it (retried now).
@@ -239,7 +244,7 @@ async function runLocked(
           status: 'failed',
           failure: f,
           attempts: attempt,
-          done: done.size,
+          done: itemCount(done),
           failedItems: failedItems.size,
           startedAt,
           log: log.tail,
@@ -248,7 +253,7 @@ async function runLocked(
       const delayMs = env.retry.backoffMs(attempt + 1);
       env.emit({ ...ref, type: 'stage-retry', attempt: attempt + 1, delayMs, failure: f });
       const stopped = await sleep(delayMs, env.drain);
-      if (stopped) return cancelled(ref, done.size);
+      if (stopped) return cancelled(ref, itemCount(done));
     }
   } finally {
     env.resources.release(grant, modelKey(stage));
@@ -275,7 +280,10 @@ function buildManifest(
   attempts: number,
   grant: Grant,
 ): StageManifest {
-  const items = [...done.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // Chunk records (work split for shards) are internal: the manifest lists items only.
+  const items = [...done.values()]
+    .filter((i) => !isChunkId(i.id))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return {
     format: 'pefuse-stage/1',
     key: stage.key,

@@ -88,3 +88,18 @@ export class WorkerCache {
     await Promise.all(all.map((p) => p.worker.shutdown()));
   }
 }
+
+/**
+ * The cache lent to a runner context by the executor that built it. Parking workers is an executor
+ * service, not part of the stage contract (a shard on another host has no parked workers), so it
+ * travels beside the context rather than in it.
+ */
+const LENT = new WeakMap<object, WorkerCache>();
+
+export function lendWorkers(ctx: object, cache: WorkerCache): void {
+  LENT.set(ctx, cache);
+}
+
+export function lentWorkers(ctx: object): WorkerCache | undefined {
+  return LENT.get(ctx);
+}

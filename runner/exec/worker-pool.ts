@@ -10,11 +10,12 @@
  * Draining (first Ctrl-C, --fail-fast) stops sending new items and waits for the in-flight ones; a kill
  * (second Ctrl-C) kills the workers at once.
  */
+
+import { convertExceptionToFailure, type Failure } from '../contract/failure.js';
+import type { RetryPolicy } from '../contract/run.js';
 import type { JsonObject, JsonValue } from '../util/json.js';
 import { ok } from '../util/result.js';
-import { convertExceptionToFailure, type Failure } from './failure.js';
 import type { WorkerIdentity } from './protocol.js';
-import type { RetryPolicy } from './stage-run.js';
 import { type ItemOutcome, WorkerClient, type WorkerCommand, type WorkerTimeouts } from './worker.js';
 import type { WorkerCache } from './worker-cache.js';
 

@@ -12,12 +12,14 @@
  */
 
 import { isAbsolute } from 'node:path';
+import { type Failure, failure } from '../contract/failure.js';
+import { NO_RETRY, type StageRunContext, type StageRunner } from '../contract/run.js';
+import { shardOf } from '../contract/shard.js';
 import type { ItemRecord, ObjectStore } from '../store/types.js';
 import { canonicalJson, isJsonObject, type JsonObject, type JsonValue } from '../util/json.js';
 import { err, ok, type Result } from '../util/result.js';
-import { type Failure, failure } from './failure.js';
-import { NO_RETRY, type StageRunContext, type StageRunner } from './stage-run.js';
 import { DEFAULT_TIMEOUTS, type WorkerCommand, type WorkerTimeouts } from './worker.js';
+import { lentWorkers } from './worker-cache.js';
 import { type PoolItem, runWorkerPool } from './worker-pool.js';
 
 export interface WorkItem {
@@ -68,7 +70,8 @@ export function workerStageRunner(opts: WorkerStageOptions): StageRunner {
     if (!all.ok) return all;
     const notify = ctx.notify?.bind(ctx) ?? (() => {});
     notify({ type: 'items', items: all.value.length });
-    const todo: PoolItem[] = all.value.filter((i) => !ctx.done.has(i.id));
+    // A shard computes its run of the items only; the orchestrator builds the output afterwards.
+    const todo: PoolItem[] = shardOf(all.value, ctx.part).filter((i) => !ctx.done.has(i.id));
     let device: string | undefined;
     let peak: number | undefined;
     let failed = 0;
@@ -89,6 +92,7 @@ export function workerStageRunner(opts: WorkerStageOptions): StageRunner {
               () => ({ gpu: null }),
             );
       const configure = opts.configure?.(ctx) ?? { params: ctx.record.params, model: ctx.record.model };
+      const parked = lentWorkers(ctx);
       const summary = await runWorkerPool(todo, {
         slots: slots.slice(0, Math.max(1, todo.length)),
         command: (slot) =>
@@ -97,10 +101,10 @@ export function workerStageRunner(opts: WorkerStageOptions): StageRunner {
             : { ...cmd.value, env: { ...cmd.value.env, CUDA_VISIBLE_DEVICES: slot.gpu } },
         configure: { kind: ctx.record.kind, ...configure },
         // Same program and same model: a worker parked by an earlier stage is reused.
-        ...(ctx.workers
+        ...(parked
           ? {
               workers: {
-                cache: ctx.workers,
+                cache: parked,
                 key: canonicalJson({ cmd: cmd.value as unknown as JsonValue, model: configure.model }),
               },
             }
@@ -138,7 +142,7 @@ export function workerStageRunner(opts: WorkerStageOptions): StageRunner {
       if (summary.peakMemMb !== null) peak = summary.peakMemMb;
     }
     // Failed items: the executor fails the stage (the good ones are journaled for the next run).
-    if (failed > 0) return ok({ output: null });
+    if (failed > 0 || ctx.part !== undefined) return ok({ output: null });
     const records: ItemRecord[] = [];
     for (const i of all.value) {
       const r = ctx.done.get(i.id);

@@ -1,6 +1,7 @@
 /** The plain data of a worker client (worker.ts): how to start it, its timeouts, what an item yields. */
+
+import type { Failure } from '../contract/failure.js';
 import type { JsonObject, JsonValue } from '../util/json.js';
-import type { Failure } from './failure.js';
 
 /** How to start a worker: the program, its arguments and extra environment. */
 export interface WorkerCommand {

@@ -19,9 +19,9 @@
  * grandchildren (Python DataLoader workers) go too (execa's termination notes).
  */
 import type { execa as Execa } from 'execa';
+import { type Failure, failure } from '../contract/failure.js';
 import type { JsonValue } from '../util/json.js';
 import { err, ok, type Result } from '../util/result.js';
-import { type Failure, failure } from './failure.js';
 import { LineRing, lineSplitter } from './lines.js';
 import {
   encodeToWorker,

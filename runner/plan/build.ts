@@ -8,6 +8,7 @@
  *          ─▶ status: published in the store → cached; else why it runs (history of the slot)
  */
 import { dirname, resolve } from 'node:path';
+import type { KeyRecord, Pipeline, StageKey, Unresolved } from '../contract/stage.js';
 import { type Diagnostic, diag, hasErrors } from '../diagnostics/diagnostic.js';
 import type { CheckedSpec } from '../spec/compile.js';
 import { nodeAt } from '../spec/located.js';
@@ -15,7 +16,6 @@ import { type JsonObject, sha256Hex } from '../util/json.js';
 import { err, ok, type Result } from '../util/result.js';
 import { distance, explainChange, KEY_SCHEME, stageKeyOf } from './keys.js';
 import type { DraftPoint } from './points.js';
-import type { KeyRecord, Pipeline, StageKey, Unresolved } from './stage.js';
 import type { Plan, PlannedStage, Point } from './types.js';
 
 /** What the planner needs from the store: is a key published, and what ran before in a slot. */

@@ -2,8 +2,9 @@
  * Key records → stage keys. Data first, hash second (wireit's fingerprint): the record is plain data,
  * canonical JSON makes it comparable, sha256 makes it an address.
  */
+
+import type { KeyRecord, StageKey } from '../contract/stage.js';
 import { canonicalJson, type JsonValue, sha256Hex } from '../util/json.js';
-import type { KeyRecord, StageKey } from './stage.js';
 
 /**
  * Version of the key recipe. Bump when what goes into a record changes meaning; every cached stage is

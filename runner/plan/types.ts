@@ -4,9 +4,10 @@
  *   spec (YAML) ─▶ normalised spec ─▶ points (typed params) ─▶ stage node specs per point
  *        ─▶ key records ─▶ sha256 keys (identical keys merge) ─▶ DAG ─▶ cache status per stage
  */
+
+import type { KeyRecord, StageDefinition, StageKey, StageNodeSpec, Unresolved } from '../contract/stage.js';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import type { JsonObject, JsonValue } from '../util/json.js';
-import type { KeyRecord, StageDefinition, StageKey, StageNodeSpec, Unresolved } from './stage.js';
 
 /** A typed parameter value as written in YAML (1 and "1" stay distinct). */
 export type ParamValue = string | number | boolean | null;

@@ -1,9 +1,10 @@
 /**
  * How a plan is shown: a text view for people and one JSON document for tools (`plan --json`).
  */
+
+import { STAGE_KINDS, type StageKind } from '../contract/stage.js';
 import { renderDiagnostic } from '../diagnostics/render.js';
 import type { JsonObject } from '../util/json.js';
-import { STAGE_KINDS, type StageKind } from './stage.js';
 import type { Plan, PlannedStage } from './types.js';
 
 export interface KindTotals {

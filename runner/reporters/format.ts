@@ -1,6 +1,7 @@
 /** Text shared by the human reporters and the run command's failure summary. */
+
+import { type Failure, rerunMayFix } from '../contract/failure.js';
 import { type FailureSummary, type RunEvent, shortKey } from '../events/event.js';
-import { type Failure, rerunMayFix } from '../exec/failure.js';
 
 export function fmtSeconds(s: number): string {
   if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)}s`;

@@ -5,8 +5,9 @@
  * additions. Failures, warnings and the interrupt message are printed above the table and stay; worker
  * output appears only with a failure.
  */
+
+import { STAGE_KINDS, type StageKind } from '../contract/stage.js';
 import { type RunEvent, shortKey } from '../events/event.js';
-import { STAGE_KINDS, type StageKind } from '../plan/stage.js';
 import { failureLines, finishedLine, fmtRate, fmtSeconds } from './format.js';
 import type { Reporter, ReporterIo } from './types.js';
 

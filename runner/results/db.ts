@@ -3,7 +3,7 @@
  * `pefuse status` / reports read. See types.ts for the single-writer policy and schema.ts for tables.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { StageKey, StageKind } from '../plan/stage.js';
+import type { StageKey, StageKind } from '../contract/stage.js';
 import type { Point } from '../plan/types.js';
 import type { ItemRecord } from '../store/types.js';
 import type { JsonValue } from '../util/json.js';

@@ -7,7 +7,7 @@
  * The table comes from schema migration 3 (runner/results/migrations.ts).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { StageKey } from '../plan/stage.js';
+import type { StageKey } from '../contract/stage.js';
 import { appendRows, type Cell } from './append.js';
 
 export interface PerQuery {

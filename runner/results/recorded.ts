@@ -5,7 +5,7 @@
  * process that died.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { StageKey } from '../plan/stage.js';
+import type { StageKey } from '../contract/stage.js';
 import type { RecordedStage } from './types.js';
 
 /** One row per key; EXISTS sub-queries stop at the first row, so this stays cheap on large tables. */

@@ -15,7 +15,7 @@
  * ids once; position p is `ids[p + 1]`).
  * The view `rankings_named` resolves them to ids.
  */
-import { KIND_CLASS, type KindClass, STAGE_KINDS } from '../plan/stage.js';
+import { KIND_CLASS, type KindClass, STAGE_KINDS } from '../contract/stage.js';
 import { LATEST_SCHEMA_VERSION } from './migrations.js';
 
 /** The schema version a file has once every migration in migrations.ts ran. */

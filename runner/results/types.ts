@@ -13,8 +13,8 @@
  * that records the same stage again replaces its rows instead of duplicating them.
  */
 
-import type { Failure } from '../exec/failure.js';
-import type { KeyRecord, StageKey, StageKind } from '../plan/stage.js';
+import type { Failure } from '../contract/failure.js';
+import type { KeyRecord, StageKey, StageKind } from '../contract/stage.js';
 import type { Point } from '../plan/types.js';
 import type { ItemRecord } from '../store/types.js';
 import type { JsonValue } from '../util/json.js';

@@ -5,7 +5,7 @@
  *    (a running stage), or they were modified within the grace period (a concurrent `pefuse run` with
  *    other `--set` values may just have published them), or `olderThanDays` is set and the dir was
  *    modified more recently.
- * 2. Objects are kept when any remaining manifest or journal refers to them (a `{sha256, size}` pair at
+ * 2. Objects are kept when any remaining manifest or journal (the stage's own or a shard's) refers to them (a `{sha256, size}` pair at
  *    any depth of the JSON), or when they are younger than the grace period (a running `pefuse run`
  *    may have stored one and not journaled it yet); the rest are removed.
  * 3. Item-cache entries that refer to a removed or missing object are removed (unreadable ones too).
@@ -15,7 +15,7 @@
  */
 import { lstat, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StageKey } from '../plan/stage.js';
+import type { StageKey } from '../contract/stage.js';
 import type { JsonValue } from '../util/json.js';
 import { isErrno, SHA256_RE } from './fsutil.js';
 import { parseJournal } from './journal.js';
@@ -82,8 +82,11 @@ export async function collectGarbage(store: Store, opts: GcOptions): Promise<GcR
     const dir = stages.dirOf(key);
     const manifest = await readJsonOrNull(join(dir, 'manifest.json'));
     if (manifest !== undefined) collectRefs(manifest, live);
-    const journal = await readTextOrNull(join(dir, 'journal.jsonl'));
-    if (journal !== null) for (const item of parseJournal(journal).items) collectRefs(item.output, live);
+    // The orchestrator's journal and every shard journal: objects a shard computed are live too.
+    for (const path of await stages.journalPaths(key)) {
+      const journal = await readTextOrNull(path);
+      if (journal !== null) for (const item of parseJournal(journal).items) collectRefs(item.output, live);
+    }
   }
   const removed = new Set<string>();
   const present = new Set<string>();

@@ -5,7 +5,7 @@
  */
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { KeyRecord } from '../plan/stage.js';
+import type { KeyRecord } from '../contract/stage.js';
 import { canonicalJson, isJsonObject, type JsonValue } from '../util/json.js';
 import { isErrno, writeAtomic } from './fsutil.js';
 import { HISTORY_CAP, type History } from './types.js';

@@ -1,5 +1,5 @@
 /** Reading JSON objects from the store: one helper for every stage that reads its inputs' lists. */
-import { type Failure, failure } from '../exec/failure.js';
+import { type Failure, failure } from '../contract/failure.js';
 import { err, ok, type Result } from '../util/result.js';
 import type { ObjectRef, ObjectStore } from './types.js';
 

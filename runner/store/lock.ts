@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { StageKey } from '../plan/stage.js';
+import type { StageKey } from '../contract/stage.js';
 import { isJsonObject } from '../util/json.js';
 import { isErrno } from './fsutil.js';
 import type { LockHandle, LockHolder, LockOptions } from './types.js';

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, readFile, rename, rm, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type Failure, failure } from '../exec/failure.js';
+import { type Failure, failure } from '../contract/failure.js';
 import { sha256Hex } from '../util/json.js';
 import { err, ok, type Result } from '../util/result.js';
 import { isErrno, SHA256_RE, statOrNull, syncDir, tempPath, writeAtomic } from './fsutil.js';

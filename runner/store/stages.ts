@@ -1,17 +1,22 @@
 /**
  * Per-stage state under `stages/<key>/`: `manifest.json` (published, written last and atomically),
- * `journal.jsonl` (items finished so far) and `lock/` (who is computing it).
+ * `journal.jsonl` (items finished so far by the orchestrator), `lock/` (who is computing it), and for
+ * a stage computed in shards by other processes: `description.json` (the stage as data) and
+ * `shards/journal.<i>-of-<n>.jsonl` (one journal per shard: several processes, no shared writer).
  */
-import { readdir, readFile, rename } from 'node:fs/promises';
+import { readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Failure, failure } from '../exec/failure.js';
-import type { StageKey } from '../plan/stage.js';
+import { DESCRIPTION_FILE, parseDescription, type StageDescription } from '../contract/description.js';
+import { type Failure, failure } from '../contract/failure.js';
+import type { StagePart } from '../contract/shard.js';
+import type { StageKey } from '../contract/stage.js';
 import { isJsonObject } from '../util/json.js';
 import { err, ok, type Result } from '../util/result.js';
 import { isErrno, SHA256_RE, writeAtomic } from './fsutil.js';
-import { FileJournal } from './journal.js';
+import { FileJournal, parseJournal } from './journal.js';
 import { acquireLock, DEFAULT_STALE_MS, liveHolder } from './lock.js';
 import type {
+  ItemRecord,
   LockHandle,
   LockHolder,
   LockOptions,
@@ -78,6 +83,67 @@ export class FsStageStore implements StageStore {
     await writeAtomic(this.manifestPath(manifest.key), `${JSON.stringify(manifest)}\n`, this.tmpDir);
     await this.journal(manifest.key).remove();
     this.journals.delete(manifest.key);
+    await rm(this.shardsDir(manifest.key), { recursive: true, force: true });
+  }
+
+  shardsDir(key: StageKey): string {
+    return join(this.dirOf(key), 'shards');
+  }
+
+  shardJournal(key: StageKey, part: StagePart): StageJournal {
+    return new FileJournal(join(this.shardsDir(key), `journal.${part.shard}-of-${part.of}.jsonl`));
+  }
+
+  async journalPaths(key: StageKey): Promise<string[]> {
+    const shards = await readdir(this.shardsDir(key)).catch((e: unknown) => {
+      if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) return [] as string[];
+      throw e;
+    });
+    return [
+      join(this.dirOf(key), 'journal.jsonl'),
+      ...shards
+        .filter((n) => n.startsWith('journal.') && n.endsWith('.jsonl'))
+        .sort()
+        .map((n) => join(this.shardsDir(key), n)),
+    ];
+  }
+
+  async readJournals(key: StageKey): Promise<{ items: ItemRecord[]; dropped: number }> {
+    const byId = new Map<string, ItemRecord>();
+    let dropped = 0;
+    for (const path of await this.journalPaths(key)) {
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch (e) {
+        if (isErrno(e, 'ENOENT')) continue;
+        throw e;
+      }
+      const parsed = parseJournal(text);
+      dropped += parsed.dropped;
+      for (const item of parsed.items) if (!byId.has(item.id)) byId.set(item.id, item);
+    }
+    return { items: [...byId.values()], dropped };
+  }
+
+  async writeDescription(d: StageDescription): Promise<string> {
+    const path = join(this.dirOf(d.key), DESCRIPTION_FILE);
+    await writeAtomic(path, `${JSON.stringify(d, null, 1)}\n`, this.tmpDir);
+    return path;
+  }
+
+  async readDescription(key: StageKey): Promise<Result<StageDescription, string>> {
+    const path = join(this.dirOf(key), DESCRIPTION_FILE);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (e) {
+      if (isErrno(e, 'ENOENT'))
+        return err(`no stage description at ${path} (the orchestrator writes it before it starts shards)`);
+      throw e;
+    }
+    const d = parseDescription(text, key);
+    return d.ok ? d : err(`${path} is not a usable stage description: ${d.error}`);
   }
 
   async withdraw(key: StageKey): Promise<boolean> {

@@ -8,67 +8,20 @@
  *   items/<aa>/<itemkey>.json      per-item cache (item key = hash(stage identity, item id, input hash))
  *   tmp/                           temp files, renamed into place
  */
-import type { KeyRecord, StageKey } from '../plan/stage.js';
-import type { JsonValue } from '../util/json.js';
+import type { StageDescription } from '../contract/description.js';
+import type { Failure } from '../contract/failure.js';
+import type { ItemCache, ItemRecord, ObjectStore, StageManifest } from '../contract/records.js';
+import type { StagePart } from '../contract/shard.js';
+import type { KeyRecord, StageKey } from '../contract/stage.js';
+import type { Result } from '../util/result.js';
 
-/**
- * A reference to an immutable object: its sha256 and byte size. A type alias (not an interface) so a
- * ref can be placed directly inside a `JsonValue` (manifest and item outputs) without a cast.
- */
-export type ObjectRef = {
-  sha256: string;
-  size: number;
-};
-
-/** One finished item, as journaled and as listed in a manifest. */
-export interface ItemRecord {
-  /** Item id within the stage (query id, gallery image id, or a fixed id such as `all`). */
-  id: string;
-  /** The item's output: inline JSON (a text, a metric) and/or object references. */
-  output: JsonValue;
-  /** Wall seconds spent computing this item (inference time per sample for the compute table). */
-  seconds: number;
-  /** True when the item came from the per-item cache rather than being computed. */
-  cached?: boolean;
-}
-
-/** Written last and atomically when a stage completes. */
-export interface StageManifest {
-  format: 'pefuse-stage/1';
-  key: StageKey;
-  record: KeyRecord;
-  items: ItemRecord[];
-  /** Stage-level output (e.g. the gallery embedding matrix object, the ranking object). */
-  output: JsonValue;
-  seconds: number;
-  host: string;
-  device: string | null;
-  peak_mem_mb: number | null;
-  attempts: number;
-  finished_at: string;
-}
-
-/** Immutable blobs addressed by sha256. Writes are temp file → fsync → rename; reads verify. */
-export interface ObjectStore {
-  readonly root: string;
-  /** Store bytes (or a UTF-8 string); returns the reference. Idempotent. */
-  put(data: Uint8Array | string): Promise<ObjectRef>;
-  /** Store a file produced by a worker (hashes it, moves or copies it into place). */
-  putFile(path: string): Promise<ObjectRef>;
-  /** Read and verify (size + sha256). A missing or corrupt object is an error, never a crash. */
-  read(
-    ref: ObjectRef,
-  ): Promise<import('../util/result.js').Result<Uint8Array, import('../exec/failure.js').Failure>>;
-  /** The object's path on disk (for workers that read files directly). */
-  pathOf(sha256: string): string;
-  has(sha256: string): Promise<boolean>;
-}
-
-/** The per-item cache: item key → item output, shared by every stage that computes the same item. */
-export interface ItemCache {
-  get(itemKey: string): Promise<JsonValue | undefined>;
-  put(itemKey: string, output: JsonValue): Promise<void>;
-}
+export type {
+  ItemCache,
+  ItemRecord,
+  ObjectRef,
+  ObjectStore,
+  StageManifest,
+} from '../contract/records.js';
 
 // ---------------------------------------------------------------------------------------------------
 // The full store API (implemented in runner/store/*.ts; open one with `openStore(root)` from
@@ -143,9 +96,7 @@ export interface StageStore {
    * The published manifest, null when the stage is not published, or a `cache-corrupt` failure when
    * the manifest is unreadable (the stage then counts as not published and is recomputed).
    */
-  readManifest(
-    key: StageKey,
-  ): Promise<import('../util/result.js').Result<StageManifest | null, import('../exec/failure.js').Failure>>;
+  readManifest(key: StageKey): Promise<Result<StageManifest | null, Failure>>;
   /** True only for a readable manifest. */
   isPublished(key: StageKey): Promise<boolean>;
   /** Writes the manifest last and atomically (temp → fsync → rename), then removes the journal. */
@@ -156,7 +107,27 @@ export interface StageStore {
    * False when it was not published.
    */
   withdraw(key: StageKey): Promise<boolean>;
+  /** The orchestrator's journal of a stage (`stages/<key>/journal.jsonl`). */
   journal(key: StageKey): StageJournal;
+  /**
+   * A shard's own journal (`stages/<key>/shards/journal.<i>-of-<n>.jsonl`): each shard process writes
+   * only its own, so shards on several hosts need no shared writer. Removed when the stage publishes.
+   */
+  shardJournal(key: StageKey, part: StagePart): StageJournal;
+  /**
+   * Every item journaled for a stage: the orchestrator's journal, then each shard journal, merged by
+   * id (the first valid record of an id wins; torn lines dropped and counted). What resume and healing
+   * start from.
+   */
+  readJournals(key: StageKey): Promise<{ items: ItemRecord[]; dropped: number }>;
+  /** Paths of every journal file of a stage, the orchestrator's first (for `gc`). */
+  journalPaths(key: StageKey): Promise<string[]>;
+  /** `stages/<key>/shards/`: shard journals, results and logs. */
+  shardsDir(key: StageKey): string;
+  /** Writes the stage's self-contained description into its folder (atomically); returns the path. */
+  writeDescription(d: StageDescription): Promise<string>;
+  /** The stage's description; an error says in one line why it is missing or unusable. */
+  readDescription(key: StageKey): Promise<Result<StageDescription, string>>;
   /** Takes the stage lock; null when `wait` is false and someone else holds it (or the wait was aborted). */
   lock(key: StageKey, opts: LockOptions): Promise<LockHandle | null>;
   /** The live holder of a stage lock, or null when unlocked or the lock is stale. */

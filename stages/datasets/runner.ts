@@ -5,8 +5,8 @@
  * would silently differ from the paper's.
  */
 import { isAbsolute } from 'node:path';
-import { failure } from '../../runner/exec/failure.js';
-import type { StageRunner } from '../../runner/exec/stage-run.js';
+import { failure } from '../../runner/contract/failure.js';
+import type { StageRunner } from '../../runner/contract/run.js';
 import type { JsonObject } from '../../runner/util/json.js';
 import { err, ok } from '../../runner/util/result.js';
 import type { DatasetOutput } from '../contracts.js';

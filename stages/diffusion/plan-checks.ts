@@ -11,8 +11,9 @@
  * A value that came from a sweep has no place of its own in the spec; the diagnostic then points at the
  * pipeline (or the block) and names the point's values.
  */
+
+import type { PlanContext } from '../../runner/contract/stage.js';
 import { type Diagnostic, diag, type SourceSpan } from '../../runner/diagnostics/diagnostic.js';
-import type { PlanContext } from '../../runner/plan/stage.js';
 import type { PointConfig } from '../../runner/spec/types.js';
 import { diffusionNodeParams, isImageToImage, PIPELINE_READS, TUNING_PARAMS } from './params.js';
 

@@ -9,7 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { failure } from '../../runner/exec/failure.js';
+import { failure } from '../../runner/contract/failure.js';
 import { PYTHON_ENV, packageRoot, pythonCommand } from '../../runner/exec/python.js';
 import { workerStageRunner } from '../../runner/exec/worker-stage.js';
 import { isJsonObject, type JsonValue } from '../../runner/util/json.js';

@@ -2,7 +2,7 @@
  * Identities of the dummy backends. Everything dummy says `dummy` (backend and model names), so plans,
  * DuckDB rows and reports can never pass dummy numbers off as a real model's.
  */
-import type { WorkerIdentity } from '../../runner/exec/protocol.js';
+import type { WorkerIdentity } from '../../runner/contract/run.js';
 
 /** Bumped when any dummy backend's outputs change for the same inputs (use as the stages' impl version). */
 export const DUMMY_IMPL_VERSION = 1;

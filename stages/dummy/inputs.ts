@@ -2,9 +2,9 @@
  * Reading upstream stage outputs from a StageRunContext: the dataset's query/gallery lists and the
  * per-item outputs of text- and image-producing stages. Problems are Failures naming the input.
  */
-import { type Failure, failure } from '../../runner/exec/failure.js';
-import type { StageRunContext } from '../../runner/exec/stage-run.js';
-import type { StageKind } from '../../runner/plan/stage.js';
+import { type Failure, failure } from '../../runner/contract/failure.js';
+import type { StageRunContext } from '../../runner/contract/run.js';
+import type { StageKind } from '../../runner/contract/stage.js';
 import { readJsonObject } from '../../runner/store/json.js';
 import type { ObjectRef, StageManifest } from '../../runner/store/types.js';
 import { isJsonObject } from '../../runner/util/json.js';

@@ -5,8 +5,8 @@
  * Seeds: `seed = deriveSeed(params.seed ?? 0, params.repeat ?? 0, item id)`, so repeats (a different
  * base seed or repeat index) differ and a rerun is identical.
  */
-import type { Failure } from '../../runner/exec/failure.js';
-import type { StageRunContext } from '../../runner/exec/stage-run.js';
+import type { Failure } from '../../runner/contract/failure.js';
+import type { StageRunContext } from '../../runner/contract/run.js';
 import type { WorkItem } from '../../runner/exec/worker-stage.js';
 import type { JsonObject } from '../../runner/util/json.js';
 import { ok, type Result } from '../../runner/util/result.js';

@@ -4,7 +4,7 @@
  * such a stage runs (the worker runner pulls in execa).
  */
 import { join } from 'node:path';
-import type { StageRunner } from '../../runner/exec/stage-run.js';
+import type { StageRunner } from '../../runner/contract/run.js';
 import { workerStageRunner } from '../../runner/exec/worker-stage.js';
 import { ok } from '../../runner/util/result.js';
 import { captionItems, composeItems, editItems } from './items.js';

@@ -8,9 +8,9 @@
  * - `batch_size` items per `session.run` (default 64 for texts, 32 for images)
  * - `device`     `auto` (default: CUDA when the scheduler granted a GPU) | `cpu` | `cuda`
  */
-import type { Failure } from '../../runner/exec/failure.js';
-import { failure } from '../../runner/exec/failure.js';
-import type { StageRunContext } from '../../runner/exec/stage-run.js';
+import type { Failure } from '../../runner/contract/failure.js';
+import { failure } from '../../runner/contract/failure.js';
+import type { StageRunContext } from '../../runner/contract/run.js';
 import type { ItemRecord, ObjectRef } from '../../runner/store/types.js';
 import { canonicalJson, isJsonObject, type JsonObject, sha256Hex } from '../../runner/util/json.js';
 import { encodeNpy, parseNpy } from '../../runner/util/npy.js';

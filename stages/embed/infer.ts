@@ -2,7 +2,7 @@
  * One `session.run` per batch: builds the input tensors (ids as int64/int32, an attention mask when
  * the export has one; CHW float32 pixels) and splits the output into per-item rows.
  */
-import { type Failure, failure } from '../../runner/exec/failure.js';
+import { type Failure, failure } from '../../runner/contract/failure.js';
 import { err, ok, type Result } from '../../runner/util/result.js';
 import type { TowerSession } from './model/session.js';
 import type { TextTokenizer, TokenizedText } from './tokenizer/index.js';

@@ -12,8 +12,9 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { failure } from '../../runner/exec/failure.js';
-import type { StageRunContext, StageRunner } from '../../runner/exec/stage-run.js';
+import { failure } from '../../runner/contract/failure.js';
+import type { StageRunContext, StageRunner } from '../../runner/contract/run.js';
+import { shardOf } from '../../runner/contract/shard.js';
 import type { ObjectRef } from '../../runner/store/types.js';
 import { isJsonObject, sha256Hex } from '../../runner/util/json.js';
 import { err, ok } from '../../runner/util/result.js';
@@ -87,7 +88,8 @@ export const embedTextRunner: StageRunner = async (ctx) => {
   let truncated = 0;
   let cachedCount = 0;
   const pending: { id: string; key: string; texts: string[] }[] = [];
-  for (const rec of input.items) {
+  // In a shard: only its run of the items (the orchestrator builds the matrix from every journal).
+  for (const rec of shardOf(input.items, ctx.part)) {
     const texts = textsOfItem(rec.output);
     if (texts === null) {
       ctx.itemFailed(
@@ -126,6 +128,7 @@ export const embedTextRunner: StageRunner = async (ctx) => {
       rows.set(p.id, vec);
     }
   }
+  if (ctx.part) return ok({ output: null });
   ctx.log(
     `embedded ${order.length} texts with ${cfg.profile ?? params.value.ref.dir} (${cachedCount} from cache); ${truncated} longer than ${cfg.context_length} tokens were truncated`,
   );
@@ -242,7 +245,9 @@ export const embedImageRunner: StageRunner = async (ctx) => {
   if (!model.ok) return model;
   const { cfg, modelDigest, tower } = model.value;
   const S = cfg.image_size;
-  const order = src.sources.map((s) => s.id);
+  // In a shard: only its run of the images (the orchestrator builds the matrix from every journal).
+  const sources = shardOf(src.sources, ctx.part);
+  const order = sources.map((s) => s.id);
   const rows = new Map<string, Float32Array>();
   let cachedCount = 0;
 
@@ -312,7 +317,7 @@ export const embedImageRunner: StageRunner = async (ctx) => {
 
   const bs = params.value.batchSize;
   const chunks: ImageSource[][] = [];
-  for (let i = 0; i < src.sources.length; i += bs) chunks.push(src.sources.slice(i, i + bs));
+  for (let i = 0; i < sources.length; i += bs) chunks.push(sources.slice(i, i + bs));
   let next = chunks.length > 0 ? prepare(chunks[0]!) : null;
   for (let c = 0; c < chunks.length; c++) {
     if (ctx.signal.aborted) return cancelled();
@@ -334,6 +339,7 @@ export const embedImageRunner: StageRunner = async (ctx) => {
       rows.set(it.id, vec);
     }
   }
+  if (ctx.part) return ok({ output: null });
   ctx.log(
     `embedded ${rows.size} of ${order.length} images with ${cfg.profile ?? params.value.ref.dir} (${cachedCount} from cache)`,
   );

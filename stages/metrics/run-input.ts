@@ -5,7 +5,7 @@
  * lists and, for CIRR, the img_set order for Recall_subset.
  */
 
-import type { StageKey } from '../../runner/plan/stage.js';
+import type { StageKey } from '../../runner/contract/stage.js';
 import { openResults } from '../../runner/results/index.js';
 import { openStore } from '../../runner/store/index.js';
 import type { ObjectRef } from '../../runner/store/types.js';

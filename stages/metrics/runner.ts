@@ -4,8 +4,8 @@
  * failed item can never raise a number. Test splits (no ground truth) publish no metrics and say how to
  * get them (`pefuse export` for the evaluation server).
  */
-import { failure } from '../../runner/exec/failure.js';
-import type { StageRunContext, StageRunner } from '../../runner/exec/stage-run.js';
+import { failure } from '../../runner/contract/failure.js';
+import type { StageRunContext, StageRunner } from '../../runner/contract/run.js';
 import { readJsonObject } from '../../runner/store/json.js';
 import type { ObjectRef } from '../../runner/store/types.js';
 import type { JsonObject } from '../../runner/util/json.js';

@@ -12,7 +12,7 @@
  *
  * The API key is only ever put in the Authorization header; no message built here contains it.
  */
-import { type Failure, failure } from '../../runner/exec/failure.js';
+import { type Failure, failure } from '../../runner/contract/failure.js';
 import { isJsonObject, type JsonValue } from '../../runner/util/json.js';
 import { err, ok, type Result } from '../../runner/util/result.js';
 import { type Answer, type ChatRequest, parseAnswer } from './request.js';

@@ -2,8 +2,9 @@
  * `pefuse doctor SPEC`: for each HTTP MLLM server the spec's stages use, what `/v1/models` answers and
  * whether the spec's model is among them (the check the stage makes before any work).
  */
+
+import type { StageNodeSpec } from '../../runner/contract/stage.js';
 import type { CheckResult, DoctorCheck } from '../../runner/doctor/checks.js';
-import type { StageNodeSpec } from '../../runner/plan/stage.js';
 import { MLLM_ENDPOINT_DEFAULTS, MLLM_TIMEOUT_S } from '../defaults.js';
 import { MllmClient } from './client.js';
 import { isHttpBackend } from './request.js';

@@ -5,7 +5,7 @@
  * kept, never enlarged) with sharp, imported lazily the first time an image needs it.
  */
 import { readFile } from 'node:fs/promises';
-import { type Failure, failure } from '../../runner/exec/failure.js';
+import { type Failure, failure } from '../../runner/contract/failure.js';
 import { err, ok, type Result } from '../../runner/util/result.js';
 
 /** The image type from its first bytes; null when it is none the servers take. */

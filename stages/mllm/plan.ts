@@ -5,8 +5,8 @@
  * field, sampling fields a backend cannot take, `raw` without captions).
  */
 import { readFileSync } from 'node:fs';
+import type { PlanContext } from '../../runner/contract/stage.js';
 import { type Diagnostic, diag } from '../../runner/diagnostics/diagnostic.js';
-import type { PlanContext } from '../../runner/plan/stage.js';
 import { requiredBlocks } from '../../runner/spec/semantic.js';
 import type { PointConfig } from '../../runner/spec/types.js';
 import { sha256Hex } from '../../runner/util/json.js';

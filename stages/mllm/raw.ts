@@ -3,8 +3,8 @@
  * each query's description (Fashion-IQ: its two captions joined). Only `mllm.compose` has such a text;
  * planning rejects raw for modes that caption the gallery.
  */
-import { failure } from '../../runner/exec/failure.js';
-import type { StageRunner } from '../../runner/exec/stage-run.js';
+import { failure } from '../../runner/contract/failure.js';
+import type { StageRunner } from '../../runner/contract/run.js';
 import { err, ok } from '../../runner/util/result.js';
 import { datasetOutputOf, readQueries } from '../dummy/inputs.js';
 

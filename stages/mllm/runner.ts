@@ -11,8 +11,8 @@
  * The stage output names what served it (`served_model`, `server_version`), for the manifest and the
  * stages table.
  */
-import { type Failure, failure } from '../../runner/exec/failure.js';
-import { NO_RETRY, type StageRunContext, type StageRunner } from '../../runner/exec/stage-run.js';
+import { type Failure, failure } from '../../runner/contract/failure.js';
+import { NO_RETRY, type StageRunContext, type StageRunner } from '../../runner/contract/run.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../../runner/util/json.js';
 import { err, ok, type Result } from '../../runner/util/result.js';
 import { sleep } from '../../runner/util/sleep.js';

@@ -3,9 +3,9 @@
  * the fake-model test option and the notes on `mllm.batch_size`.
  */
 import { isAbsolute, resolve } from 'node:path';
+import type { PlanContext } from '../../runner/contract/stage.js';
 import { type Diagnostic, diag } from '../../runner/diagnostics/diagnostic.js';
 import { packageFile } from '../../runner/exec/python.js';
-import type { PlanContext } from '../../runner/plan/stage.js';
 import type { PointConfig } from '../../runner/spec/types.js';
 
 /** Absolute path of the worker program (from the package root: `tsc` does not copy `.py` files). */

@@ -18,9 +18,9 @@
  * stage's model record, so fake outputs never share a cache key with a real model's.
  */
 import { existsSync } from 'node:fs';
-import { type Failure, failure } from '../../runner/exec/failure.js';
+import { type Failure, failure } from '../../runner/contract/failure.js';
+import type { StageRunContext } from '../../runner/contract/run.js';
 import { pythonCommand, pythonProblem } from '../../runner/exec/python.js';
-import type { StageRunContext } from '../../runner/exec/stage-run.js';
 import { type WorkItem, workerStageRunner } from '../../runner/exec/worker-stage.js';
 import { isJsonObject, type JsonValue } from '../../runner/util/json.js';
 import { err, ok, type Result } from '../../runner/util/result.js';

@@ -6,19 +6,28 @@
  * (default `SCORE_DEFAULTS.k`). Queries without an embedding (an upstream item failed) are skipped and counted in the
  * log, so one bad image does not cost the whole ranking; `query_ids` lists the queries actually scored.
  */
-import { type Failure, failure } from '../../runner/exec/failure.js';
-import type { StageRunContext, StageRunner, StageRunOutput } from '../../runner/exec/stage-run.js';
+import { type Failure, failure } from '../../runner/contract/failure.js';
+import type { StageRunContext, StageRunner, StageRunOutput } from '../../runner/contract/run.js';
+import { type Chunk, chunksOf, shardOf } from '../../runner/contract/shard.js';
 import { readJsonObject } from '../../runner/store/json.js';
 import type { ObjectRef, StageManifest } from '../../runner/store/types.js';
 import type { JsonValue } from '../../runner/util/json.js';
 import { encodeNpy, parseNpy } from '../../runner/util/npy.js';
 import { err, ok, type Result } from '../../runner/util/result.js';
+import { journalChunk, loadChunk } from '../chunks.js';
 import type { DatasetName, DatasetOutput, EmbedOutput, QueryRecord, ScoreOutput } from '../contracts.js';
 import { SCORE_DEFAULTS } from '../defaults.js';
 import { topKPerSample } from './per-sample.js';
 import { scoringPlan } from './rules.js';
 import { subsetOrder } from './subset.js';
-import { type TopKError, type TopKResult, topK } from './topk.js';
+import {
+  type ChunkPlan,
+  DEFAULT_MAX_SCORE_BYTES,
+  planChunks,
+  type TopKError,
+  type TopKResult,
+  topK,
+} from './topk.js';
 
 interface Matrix {
   data: Float32Array;
@@ -65,18 +74,56 @@ export const runScore: StageRunner = async (ctx) => {
   if (ctx.signal.aborted) return err(failure('cancelled', 'score: cancelled before scoring'));
   const started = performance.now();
   const progress = (done: number) => ctx.notify?.({ type: 'progress', done, total: rows.length });
-  const result: Result<TopKResult, TopKError> =
+  const scoreRows = (from: number, to: number, chunk?: ChunkPlan) =>
     plan.mode === 'shared'
-      ? await topK({
-          queries: qdata,
+      ? topK({
+          queries: qdata.subarray(from * dim, to * dim),
           gallery: gm.value.data,
           dim,
           k,
-          exclude: plan.exclude,
+          exclude: plan.exclude?.slice(from, to),
           threads: ctx.resources.threads,
-          onProgress: progress,
+          chunk,
+          onProgress: (n) => progress(from + n),
         })
-      : topKPerSample({ queries: qdata, matrix: gm.value.data, dim, galleries: plan.galleries, k });
+      : Promise.resolve(
+          topKPerSample({
+            queries: qdata.subarray(from * dim, to * dim),
+            matrix: gm.value.data,
+            dim,
+            galleries: plan.galleries.slice(from, to),
+            k,
+          }),
+        );
+  // Shards split the queries into the chunks topK runs anyway, so a shard's GEMMs are the whole
+  // stage's, row for row: the same bytes whichever executor computed them.
+  const cp = planChunks(rows.length, gm.value.rows, DEFAULT_MAX_SCORE_BYTES);
+  const chunks = shardOf(chunksOf(rows.length, cp.queries), ctx.part);
+  if (ctx.part) {
+    for (const c of chunks) {
+      if (ctx.done.has(c.id)) continue;
+      const t0 = performance.now();
+      const part = await scoreRows(c.start, c.end, cp);
+      if (!part.ok) return err(describeError(shift(part.error, c.start), queries, gm.value.ids));
+      const m = c.end - c.start;
+      await journalChunk(
+        ctx,
+        c,
+        queries.slice(c.start, c.end).map((q) => q.id),
+        {
+          indices: { dtype: '<i4', shape: [m, part.value.k], data: part.value.indices },
+          scores: { dtype: '<f4', shape: [m, part.value.k], data: part.value.scores },
+        },
+        (performance.now() - t0) / 1000,
+      );
+    }
+    return ok({ output: null });
+  }
+  const reused = await doneChunks(ctx, chunks);
+  const result: Result<TopKResult, TopKError> =
+    reused.size === 0
+      ? await scoreRows(0, rows.length)
+      : await assemble(chunks, reused, rows.length, cp, scoreRows);
   if (plan.mode !== 'shared' && result.ok) progress(rows.length);
   if (!result.ok) return err(describeError(result.error, queries, gm.value.ids));
   const r = result.value;
@@ -105,6 +152,55 @@ export const runScore: StageRunner = async (ctx) => {
   const output: StageRunOutput = { output: scoreOutputJson(out, subset), device: 'cpu' };
   return ok(output);
 };
+
+/** The ranking rows of the chunks a shard journaled (unusable ones are left out: recomputed). */
+async function doneChunks(ctx: StageRunContext, chunks: readonly Chunk[]): Promise<Map<number, TopKResult>> {
+  const out = new Map<number, TopKResult>();
+  for (const c of chunks) {
+    if (!ctx.done.has(c.id)) continue;
+    const got = await loadChunk(ctx, c, ['indices', 'scores']);
+    const ix = got?.arrays.indices;
+    const sc = got?.arrays.scores;
+    if (!ix || !sc || !(ix.data instanceof Int32Array) || !(sc.data instanceof Float32Array)) continue;
+    out.set(c.index, { k: ix.shape[1] ?? 0, indices: ix.data, scores: sc.data });
+  }
+  return out;
+}
+
+/** The whole ranking from the chunks shards journaled and the others computed here, in query order. */
+async function assemble(
+  chunks: readonly Chunk[],
+  reused: ReadonlyMap<number, TopKResult>,
+  n: number,
+  cp: ChunkPlan,
+  scoreRows: (from: number, to: number, chunk?: ChunkPlan) => Promise<Result<TopKResult, TopKError>>,
+): Promise<Result<TopKResult, TopKError>> {
+  let k = -1;
+  let indices = new Int32Array(0);
+  let scores = new Float32Array(0);
+  for (const c of chunks) {
+    let part = reused.get(c.index);
+    if (!part) {
+      const r = await scoreRows(c.start, c.end, cp);
+      if (!r.ok) return err(shift(r.error, c.start));
+      part = r.value;
+    }
+    if (k === -1) {
+      k = part.k;
+      indices = new Int32Array(n * k);
+      scores = new Float32Array(n * k);
+    }
+    if (part.k !== k) return err({ message: `chunk ${c.index} ranks top-${part.k}, the others top-${k}` });
+    indices.set(part.indices, c.start * k);
+    scores.set(part.scores, c.start * k);
+  }
+  return ok({ k: Math.max(0, k), indices, scores });
+}
+
+/** A chunk's error with its row counted from the first query of the stage. */
+function shift(e: TopKError, start: number): TopKError {
+  return e.row !== undefined && e.matrix === 'queries' ? { ...e, row: e.row + start } : e;
+}
 
 /** Dataset queries that have an embedding, in dataset order, and the dataset rule for them. */
 function selectQueries(

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { KeyRecord, StageKey } from '../../runner/plan/stage.js';
+import type { KeyRecord, StageKey } from '../../runner/contract/stage.js';
 import type { Point } from '../../runner/plan/types.js';
 import { openResults } from '../../runner/results/index.js';
 import { openStore } from '../../runner/store/index.js';

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { StageKey } from '../../runner/plan/stage.js';
+import type { StageKey } from '../../runner/contract/stage.js';
 import { MANIFEST_FORMAT, openStore } from '../../runner/store/index.js';
 import type { ObjectRef } from '../../runner/store/types.js';
 import { sha256Hex } from '../../runner/util/json.js';

@@ -5,7 +5,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { KeyRecord } from '../../runner/plan/stage.js';
+import type { KeyRecord } from '../../runner/contract/stage.js';
 import { openStore } from '../../runner/store/index.js';
 import { itWithShared, pefuse, REPO_ROOT, SHARED, tempDir } from '../helpers/cli.js';
 

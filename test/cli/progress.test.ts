@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { StageKey } from '../../runner/plan/stage.js';
+import type { StageKey } from '../../runner/contract/stage.js';
 import { openStore } from '../../runner/store/index.js';
 import { pefuse, tempDir } from '../helpers/cli.js';
 import { writeJson } from '../stages/datasets/fixtures.js';

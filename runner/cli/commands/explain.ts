@@ -6,7 +6,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { KeyRecord, StageKey } from '../../plan/stage.js';
+import type { KeyRecord, StageKey } from '../../contract/stage.js';
 import type { JsonValue } from '../../util/json.js';
 import type { CliIo } from '../io.js';
 import { CliExit, EXIT_USAGE } from '../io.js';

@@ -11,8 +11,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
+import type { StageKey, Unresolved } from '../../contract/stage.js';
 import { lineCol } from '../../diagnostics/diagnostic.js';
-import type { StageKey, Unresolved } from '../../plan/stage.js';
 import type { GcReport } from '../../store/types.js';
 import { checkCacheDir } from '../cache-dir.js';
 import type { CliIo } from '../io.js';

@@ -12,6 +12,7 @@ import { registerGc } from './gc.js';
 import { registerPlan } from './plan.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
+import { registerShard } from './shard.js';
 import { registerStatus } from './status.js';
 import { registerTokenize } from './tokenize.js';
 import { registerValidate } from './validate.js';
@@ -30,4 +31,6 @@ export const COMMANDS: RegisterCommand[] = [
   registerGc,
   registerTokenize,
   registerDoctor,
+  // Hidden (`pefuse __shard`): the unit shard executors start; not listed in --help.
+  registerShard,
 ];

@@ -7,7 +7,7 @@
  * Heavy modules (the executor, DuckDB) load only once the spec planned cleanly.
  */
 import { availableParallelism } from 'node:os';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { refusedText, runnablePart } from '../../plan/runnable.js';
 import type { Plan } from '../../plan/types.js';
 import { defaultReporter, REPORTER_NAMES, type ReporterName } from '../../reporters/types.js';
@@ -34,6 +34,7 @@ interface RunOptions {
   reporter?: string;
   gpus?: string;
   executor: string;
+  shards?: string;
 }
 
 export function registerRun(program: Command, io: CliIo, setExit: (code: number) => void): void {
@@ -56,6 +57,9 @@ export function registerRun(program: Command, io: CliIo, setExit: (code: number)
     )
     .option('--gpus <ids>', 'GPU ids to use, e.g. 0,1 (default: resources.gpus, then CUDA_VISIBLE_DEVICES)')
     .option('--executor <name>', 'local (the only executor in this version of pefuse)', 'local')
+    // Internal (tests, benchmarks): `--executor subprocess` computes shardable stages in N
+    // `pefuse __shard` processes on this machine, the local twin of a cluster executor.
+    .addOption(new Option('--shards <n>', 'shards per stage for --executor subprocess').hideHelp())
     .action(async (spec: string, opts: RunOptions, cmd: Command) => {
       setExit(await runCommand(spec, opts, cmd, io));
     });
@@ -69,7 +73,7 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
       'pefuse run: the slurm executor is not available in this version of pefuse; use --executor local (the default)',
     );
   }
-  if (opts.executor !== 'local') {
+  if (opts.executor !== 'local' && opts.executor !== 'subprocess') {
     throw new CliExit(EXIT_USAGE, `pefuse run: unknown executor "${opts.executor}" (available: local)`);
   }
   const reporterName = (opts.reporter ?? defaultReporter(io.isTTY, io.env)) as ReporterName;
@@ -80,6 +84,7 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
     );
   }
   const retries = intOption('run', '--retries', opts.retries, 0);
+  const shards = opts.shards === undefined ? 2 : intOption('run', '--shards', opts.shards, 1);
   const overrides = [...opts.set];
   if (opts.limit !== undefined) overrides.push(...(await limitOverrides('run', spec, opts.limit, io)));
 
@@ -131,7 +136,7 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
     { openStore },
   ] = await Promise.all([
     import('../../exec/executor.js'),
-    import('../../exec/stage-run.js'),
+    import('../../contract/run.js'),
     import('../../exec/interrupt.js'),
     import('../../reporters/index.js'),
     import('../../reporters/format.js'),
@@ -160,6 +165,14 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
       drain: interrupt.drain,
       kill: interrupt.kill,
       argv: process.argv.slice(2),
+      ...(opts.executor === 'subprocess'
+        ? {
+            executor: (await import('../../exec/executors/subprocess.js')).subprocessExecutor({
+              shards,
+              pefuse: { file: process.execPath, args: [...process.execArgv, process.argv[1] ?? 'pefuse'] },
+            }),
+          }
+        : {}),
     });
     interrupt.finished();
     reporter.close();

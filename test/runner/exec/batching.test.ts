@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { NO_RETRY } from '../../../runner/exec/stage-run.js';
+import { NO_RETRY } from '../../../runner/contract/run.js';
 import { DEFAULT_TIMEOUTS } from '../../../runner/exec/worker.js';
 import { type PoolItem, runWorkerPool } from '../../../runner/exec/worker-pool.js';
 import { tempDir } from '../../helpers/cli.js';

@@ -3,9 +3,9 @@
  * settings), sized by the node's `concurrency`; MLLM stages over a server take no GPU.
  */
 import { describe, expect, it } from 'vitest';
+import type { StageNodeSpec } from '../../../runner/contract/stage.js';
 import { ResourceManager } from '../../../runner/exec/resources.js';
 import { httpEndpoint, resourceRequest } from '../../../runner/exec/scheduler.js';
-import type { StageNodeSpec } from '../../../runner/plan/stage.js';
 import type { PlannedStage } from '../../../runner/plan/types.js';
 import { definitions } from '../../../stages/catalog.js';
 

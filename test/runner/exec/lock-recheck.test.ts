@@ -5,9 +5,9 @@
  * `lock()` publishes the stage (as run A would) just before handing the free lock over.
  */
 import { describe, expect, it } from 'vitest';
+import { exponentialBackoff } from '../../../runner/contract/run.js';
 import type { RunEvent } from '../../../runner/events/event.js';
 import { runPlan } from '../../../runner/exec/executor.js';
-import { exponentialBackoff } from '../../../runner/exec/stage-run.js';
 import type { Plan, PlannedStage } from '../../../runner/plan/types.js';
 import { openStore } from '../../../runner/store/index.js';
 import type { StageManifest, StageStore, Store } from '../../../runner/store/types.js';

@@ -1,7 +1,7 @@
 /** The three reporters on one scripted run: exact text users see. */
 import { describe, expect, it } from 'vitest';
+import { failure } from '../../../runner/contract/failure.js';
 import type { RunEvent, StageRef } from '../../../runner/events/event.js';
-import { failure } from '../../../runner/exec/failure.js';
 import { failureSummaryText } from '../../../runner/reporters/format.js';
 import { jsonReporter } from '../../../runner/reporters/json.js';
 import { plainReporter } from '../../../runner/reporters/plain.js';

@@ -1,7 +1,7 @@
 /** A small recorded experiment shared by the results and `pefuse status` tests. */
 
-import { failure } from '../../../runner/exec/failure.js';
-import type { StageKey } from '../../../runner/plan/stage.js';
+import { failure } from '../../../runner/contract/failure.js';
+import type { StageKey } from '../../../runner/contract/stage.js';
 import type { Point } from '../../../runner/plan/types.js';
 import type { ResultsDb } from '../../../runner/results/types.js';
 import { sha256Hex } from '../../../runner/util/json.js';

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import type { StageKey } from '../../../runner/plan/stage.js';
+import type { StageKey } from '../../../runner/contract/stage.js';
 import { MIGRATIONS, openResults } from '../../../runner/results/index.js';
 import { migrate } from '../../../runner/results/migrations.js';
 import { tempDir } from '../../helpers/cli.js';

@@ -1,6 +1,6 @@
 /** Shared fixtures for the store tests: a fresh store in a temp dir, keys, manifests. */
 import { hostname } from 'node:os';
-import type { KeyRecord, StageKey } from '../../../runner/plan/stage.js';
+import type { KeyRecord, StageKey } from '../../../runner/contract/stage.js';
 import { type FsStore, MANIFEST_FORMAT, openStore } from '../../../runner/store/index.js';
 import type { ItemRecord, StageManifest } from '../../../runner/store/types.js';
 import { type JsonValue, sha256Hex } from '../../../runner/util/json.js';

@@ -1,9 +1,9 @@
 /** In-memory ObjectStore / ItemCache and a StageRunContext builder for runner tests. */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { type Failure, failure } from '../../../runner/exec/failure.js';
-import type { StageRunContext } from '../../../runner/exec/stage-run.js';
-import type { KeyRecord, StageKey, StageNodeSpec } from '../../../runner/plan/stage.js';
+import { type Failure, failure } from '../../../runner/contract/failure.js';
+import type { StageRunContext } from '../../../runner/contract/run.js';
+import type { KeyRecord, StageKey, StageNodeSpec } from '../../../runner/contract/stage.js';
 import type {
   ItemCache,
   ItemRecord,

@@ -1,7 +1,7 @@
 import { cpSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { StageRunner } from '../../../runner/exec/stage-run.js';
+import type { StageRunner } from '../../../runner/contract/run.js';
 import { resolveModelRef } from '../../../stages/embed/model/config.js';
 import { modelIdentity } from '../../../stages/embed/model/identity.js';
 import { releaseSessions } from '../../../stages/embed/model/session.js';

@@ -6,9 +6,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { Failure } from '../../../runner/exec/failure.js';
-import type { StageNotice } from '../../../runner/exec/stage-run.js';
-import type { StageKind } from '../../../runner/plan/stage.js';
+import type { Failure } from '../../../runner/contract/failure.js';
+import type { StageNotice } from '../../../runner/contract/run.js';
+import type { StageKind } from '../../../runner/contract/stage.js';
 import type { ItemRecord } from '../../../runner/store/types.js';
 import type { JsonObject } from '../../../runner/util/json.js';
 import type { GalleryItem, QueryRecord } from '../../../stages/contracts.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { StageRunContext } from '../../../runner/exec/stage-run.js';
-import type { KeyRecord, StageKey, StageNodeSpec } from '../../../runner/plan/stage.js';
+import type { StageRunContext } from '../../../runner/contract/run.js';
+import type { KeyRecord, StageKey, StageNodeSpec } from '../../../runner/contract/stage.js';
 import type { ObjectRef, ObjectStore, StageManifest } from '../../../runner/store/types.js';
 import { type JsonObject, type JsonValue, sha256Hex } from '../../../runner/util/json.js';
 import { encodeNpy, parseNpy } from '../../../runner/util/npy.js';
