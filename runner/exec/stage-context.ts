@@ -7,19 +7,38 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { describeStage } from '../contract/description.js';
 import type { Failure } from '../contract/failure.js';
-import type { StageRunContext, StageRunner } from '../contract/run.js';
+import type { RetryPolicy, StageRunContext, StageRunner } from '../contract/run.js';
 import { isChunkId } from '../contract/shard.js';
 import { stageResource, stageShardUnit } from '../contract/stage.js';
-import type { StageRef } from '../events/event.js';
+import type { RunEvent, StageRef } from '../events/event.js';
 import type { PlannedStage } from '../plan/types.js';
-import type { ItemRecord, StageManifest } from '../store/types.js';
+import type { ItemRecord, StageManifest, Store } from '../store/types.js';
 import { packageVersion } from '../util/package.js';
-import type { StageJob } from './executors/types.js';
+import type { Executor, StageJob } from './executors/types.js';
 import { watchObjects } from './heal.js';
 import { LineRing } from './lines.js';
-import type { Grant } from './resources.js';
-import type { StageEnv } from './stage-exec.js';
-import { lendWorkers } from './worker-cache.js';
+import type { Grant, ResourceManager } from './resources.js';
+import { lendWorkers, type WorkerCache } from './worker-cache.js';
+
+/** What the orchestrator lends every stage it executes (see stage-exec.ts). */
+export interface StageEnv {
+  store: Store;
+  emit: (e: RunEvent) => void;
+  resources: ResourceManager;
+  retry: RetryPolicy;
+  drain: AbortSignal;
+  kill: AbortSignal;
+  lockPollMs: number;
+  lockStaleMs: number;
+  /** Idle workers parked between stages, so a loaded model serves the next stage that needs it. */
+  workers: WorkerCache;
+  /** Where the stage's items are computed (this process, shard processes, cluster jobs). */
+  executor: Executor;
+  /** Called on every final item or stage failure (`--fail-fast` drains the run). */
+  onFailure(): void;
+  /** Called after a stage published, before it releases its resources (dependants get first call). */
+  onPublished(key: string): void;
+}
 
 const LOG_TAIL = 30;
 /** `stage-progress` events are coalesced to at most one per this many ms per stage (plus the last). */

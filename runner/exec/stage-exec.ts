@@ -17,38 +17,20 @@
 
 import { hostname } from 'node:os';
 import { convertExceptionToFailure, type Failure, failure } from '../contract/failure.js';
-import type { RetryPolicy, StageRunOutput } from '../contract/run.js';
+import type { StageRunOutput } from '../contract/run.js';
 import { isChunkId } from '../contract/shard.js';
-import type { GrantedResources, RunEvent, StageRef } from '../events/event.js';
+import type { GrantedResources, StageRef } from '../events/event.js';
 import type { PlannedStage } from '../plan/types.js';
-import type { ItemRecord, StageManifest, Store } from '../store/types.js';
+import type { ItemRecord, StageManifest } from '../store/types.js';
 import { sleep } from '../util/sleep.js';
-import type { Executor } from './executors/types.js';
 import { heal, healedFailure, itemsWithMissingObjects } from './heal.js';
-import type { Grant, ResourceManager } from './resources.js';
+import type { Grant } from './resources.js';
 import { modelKey, resourceRequest } from './scheduler.js';
-import { itemCount, makeContext, makeJob, StageLog } from './stage-context.js';
-import type { WorkerCache } from './worker-cache.js';
-import { parksWorkers } from './worker-stage.js';
+import { itemCount, makeContext, makeJob, type StageEnv, StageLog } from './stage-context.js';
 
-export interface StageEnv {
-  store: Store;
-  emit: (e: RunEvent) => void;
-  resources: ResourceManager;
-  retry: RetryPolicy;
-  drain: AbortSignal;
-  kill: AbortSignal;
-  lockPollMs: number;
-  lockStaleMs: number;
-  /** Idle workers parked between stages, so a loaded model serves the next stage that needs it. */
-  workers: WorkerCache;
-  /** Where the stage's items are computed (this process, shard processes, cluster jobs). */
-  executor: Executor;
-  /** Called on every final item or stage failure (`--fail-fast` drains the run). */
-  onFailure(): void;
-  /** Called after a stage published, before it releases its resources (dependants get first call). */
-  onPublished(key: string): void;
-}
+export type { StageEnv };
+
+import { parksWorkers } from './worker-stage.js';
 
 export type StageOutcome =
   | { status: 'cached'; manifest: StageManifest; by: 'store' | 'other-runner' }

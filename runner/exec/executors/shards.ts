@@ -54,6 +54,29 @@ export async function computeInShards(
   });
 }
 
+/** The `pefuse __shard` arguments for one part of a job's stage (after the `pefuse` command itself): what every shard executor starts. */
+export function shardArgs(
+  job: StageJob,
+  part: StagePart,
+  threads: number,
+  gpus: readonly string[],
+): string[] {
+  return [
+    '--cache',
+    job.cacheRoot,
+    '__shard',
+    '--stage',
+    job.stage.key,
+    '--shard',
+    String(part.shard),
+    '--of',
+    String(part.of),
+    '--threads',
+    String(threads),
+    ...(gpus.length > 0 ? ['--gpus', gpus.join(',')] : []),
+  ];
+}
+
 /** `stages/<key>/shards/result.<i>-of-<n>.json`. */
 export function shardResultPath(shardsDir: string, part: StagePart): string {
   return join(shardsDir, `result.${part.shard}-of-${part.of}.json`);

@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import type { ShardResult, StagePart } from '../../contract/shard.js';
 import { LineRing } from '../lines.js';
-import { computeInShards, readShardResult } from './shards.js';
+import { computeInShards, readShardResult, shardArgs } from './shards.js';
 import type { Executor, StageJob } from './types.js';
 
 export interface SubprocessExecutorOptions {
@@ -31,29 +31,6 @@ export function subprocessExecutor(opts: SubprocessExecutorOptions): Executor {
       computeInShards(job, opts.shards, (parts) => Promise.all(parts.map((p) => runOne(job, p, opts)))),
     close: async () => {},
   };
-}
-
-/** The `pefuse __shard` arguments for one part of a job's stage (what the Slurm executor submits too). */
-export function shardArgs(
-  job: StageJob,
-  part: StagePart,
-  threads: number,
-  gpus: readonly string[],
-): string[] {
-  return [
-    '--cache',
-    job.cacheRoot,
-    '__shard',
-    '--stage',
-    job.stage.key,
-    '--shard',
-    String(part.shard),
-    '--of',
-    String(part.of),
-    '--threads',
-    String(threads),
-    ...(gpus.length > 0 ? ['--gpus', gpus.join(',')] : []),
-  ];
 }
 
 function runOne(job: StageJob, part: StagePart, opts: SubprocessExecutorOptions): Promise<ShardResult> {
