@@ -7,6 +7,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseDescription } from '../../runner/contract/description.js';
+import type { StageKey } from '../../runner/contract/stage.js';
 import { openResults } from '../../runner/results/index.js';
 import { journalLine } from '../../runner/store/journal.js';
 import type { StageManifest } from '../../runner/store/types.js';
@@ -134,8 +136,59 @@ describe('the demo computed in shards by `pefuse __shard` processes', () => {
     ])
       expect(byKind.get(kind)?.described, kind).toBe(byKind.get(kind)?.total);
     for (const kind of ['dataset', 'metrics']) expect(byKind.get(kind)?.described, kind).toBe(0);
+    // A description is the stage as data: its record, node (with settings), inputs and how it splits.
+    const [key, m] = [...manifests(sharded)].find(([, x]) => x.record.kind === 'mllm.caption')!;
+    const d = parseDescription(
+      readFileSync(join(sharded, 'stages', key, 'description.json'), 'utf8'),
+      key as StageKey,
+    );
+    expect(d.ok).toBe(true);
+    if (d.ok) {
+      expect(d.value.record).toEqual(m.record);
+      expect(d.value.inputs).toEqual(m.record.inputs);
+      expect(d.value.shards).toEqual({ unit: 'item', items: 240 });
+      expect(d.value.node.settings).toMatchObject({ backend: 'dummy' });
+      expect(d.value.retry.retries).toBe(2);
+    }
     // What users see is the same run summary.
     expect(shardedOut).toMatch(/done: 90 stages \(0 cached, 90 computed\)/);
+  });
+  it('runs shards by hand with `pefuse __shard` (as cluster jobs would); the next run adopts their journals', async () => {
+    renameSync(sharded, cache);
+    try {
+      const [key, m] = [...manifests(cache)].find(([, x]) => x.record.kind === 'mllm.caption')!;
+      rmSync(join(cache, 'stages', key, 'manifest.json'));
+      const runs = await Promise.all(
+        [0, 1, 2].map((i) =>
+          pefuse(['--cache', cache, '__shard', '--stage', key, '--shard', String(i), '--of', '3']),
+        ),
+      );
+      for (const r of runs) expect(r, r.stderr).toMatchObject({ exitCode: 0 });
+      expect(runs.map((r) => r.stderr.trim().split('\n').at(-1))).toEqual([
+        'shard 1 of 3: 80 record(s) journaled',
+        'shard 2 of 3: 80 record(s) journaled',
+        'shard 3 of 3: 80 record(s) journaled',
+      ]);
+      expect(readdirSync(join(cache, 'stages', key, 'shards')).sort()).toEqual([
+        'journal.0-of-3.jsonl',
+        'journal.1-of-3.jsonl',
+        'journal.2-of-3.jsonl',
+        'result.0-of-3.json',
+        'result.1-of-3.json',
+        'result.2-of-3.json',
+      ]);
+      const again = await pefuse(['--cache', cache, 'run', DEMO, '--limit', LIMIT, '--reporter', 'json']);
+      expect(again.exitCode, again.stderr).toBe(0);
+      const events = again.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, JsonValue>);
+      expect(events.find((e) => e.type === 'stage-started' && e.key === key)?.resumed).toBe(240);
+      expect(events.filter((e) => e.type === 'item-done' && e.key === key)).toEqual([]);
+      expect(content(manifests(cache).get(key)!)).toEqual(content(m));
+    } finally {
+      renameSync(cache, sharded);
+    }
   });
 });
 
