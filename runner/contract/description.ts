@@ -8,6 +8,10 @@
  *        └─ node.settings: dataset roots, model folders, endpoints, batch sizes, devices (not in the key)
  *   StageDescription ──parseDescription()──▶ checked data ──catalog──▶ the same runner, same inputs
  *
+ * Item enumeration: the description says how the work splits (`shards.unit`) and the planned count; the
+ * items themselves are listed by the stage's runner from its inputs (published, immutable manifests) in a
+ * fixed order, so every shard on every host sees the same list and takes its run of it (`shardOf`).
+ *
  * What is *not* in it: the worker program's path and interpreter. They are derived on the shard's host
  * from the node (backend, model folder, `python` setting) by the runner, exactly as the orchestrator's
  * host would; `pefuse` records its version so a shard refuses a description written by another one.

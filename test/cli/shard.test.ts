@@ -274,3 +274,45 @@ describe('resume from shard journals', () => {
     expect(existsSync(shards)).toBe(false);
   });
 });
+
+describe('healing with shards', () => {
+  it('a shard that finds an input object corrupt makes the orchestrator withdraw the stage that named it; the next run recomputes both', async () => {
+    const cache = join(tempDir('pefuse-shard-heal-'), 'cache');
+    const first = await pefuse(['--cache', cache, 'run', DEMO, '--limit', '3', '--reporter', 'plain']);
+    expect(first.exitCode, first.stderr).toBe(0);
+    const before = manifests(cache);
+    const [captionKey, caption] = [...before].find(([, m]) => m.record.kind === 'mllm.caption')!;
+    const datasetKey = caption.record.inputs.dataset!;
+    const gallery = (before.get(datasetKey)!.output as { gallery: { sha256: string } }).gallery.sha256;
+    rmSync(join(cache, 'stages', captionKey, 'manifest.json'));
+    const path = join(cache, 'objects', gallery.slice(0, 2), gallery);
+    const bytes = readFileSync(path);
+    bytes[10] = bytes[10]! ^ 1;
+    writeFileSync(path, bytes);
+
+    const run = [
+      '--cache',
+      cache,
+      'run',
+      DEMO,
+      '--limit',
+      '3',
+      '--reporter',
+      'plain',
+      '--executor',
+      'subprocess',
+    ];
+    const broken = await pefuse(run, { timeout: 300_000 });
+    expect(broken.exitCode).toBe(1);
+    expect(broken.stderr).toContain(
+      `the cached output of dataset stage ${datasetKey.slice(0, 12)} was withdrawn: re-run the same command to recompute it`,
+    );
+    expect(existsSync(join(cache, 'stages', datasetKey, 'manifest.withdrawn.json'))).toBe(true);
+
+    const healed = await pefuse(run, { timeout: 300_000 });
+    expect(healed.exitCode, healed.stderr).toBe(0);
+    const after = manifests(cache);
+    expect(content(after.get(captionKey)!)).toEqual(content(caption));
+    expect(content(after.get(datasetKey)!)).toEqual(content(before.get(datasetKey)!));
+  }, 400_000);
+});
