@@ -174,6 +174,7 @@ export function makeJob(
     ctx,
     run,
     unit: stageShardUnit(stage.definition, stage.node),
+    resource: stageResource(stage.definition, stage.node),
     cacheRoot: env.store.root,
     shardsDir: stages.shardsDir(stage.key),
     attempt,
@@ -192,7 +193,8 @@ export function makeJob(
       ),
     async adopt(results) {
       const journaled = await stages.readJournals(stage.key);
-      if (journaled.dropped > 0)
+      // A torn last line is normal while a shard writes; only the final adoption reports drops.
+      if (journaled.dropped > 0 && results.length > 0)
         log.line(
           `[pefuse] dropped ${journaled.dropped} torn shard journal line(s); those items are recomputed`,
         );

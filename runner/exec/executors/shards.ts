@@ -32,12 +32,26 @@ export async function computeInShards(
   job: StageJob,
   shards: number,
   runShards: (parts: StagePart[]) => Promise<ShardResult[]>,
+  opts: { progressMs?: number } = {},
 ): Promise<Result<StageRunOutput, Failure>> {
   if (job.unit === 'none') return job.run(job.ctx);
   await job.describe();
-  const results = await runShards(partsOf(shards));
+  // While the shards run, what they journaled is adopted every few seconds: users see items finish.
+  let polling: Promise<unknown> | null = null;
+  const timer = setInterval(() => {
+    polling ??= job.adopt([]).finally(() => {
+      polling = null;
+    });
+  }, opts.progressMs ?? 5_000);
+  let results: ShardResult[];
+  try {
+    results = await runShards(partsOf(shards));
+  } finally {
+    clearInterval(timer);
+    await polling;
+  }
   const adopted = await job.adopt(results);
-  job.log(`[pefuse] ${results.length} shard(s) ended; ${adopted} record(s) adopted from their journals`);
+  job.log(`[pefuse] ${results.length} shard(s) ended; ${adopted} more record(s) adopted from their journals`);
   const broken = results.find((r) => r.failure !== null);
   if (broken?.failure) return err(broken.failure);
   // Items failed in a shard: the executor fails the stage at the end (the others stay journaled).

@@ -22,13 +22,20 @@ export interface SubprocessExecutorOptions {
   pefuse: { file: string; args: readonly string[] };
   /** Extra environment for the shard processes. */
   env?: NodeJS.ProcessEnv;
+  /** How often shard journals are adopted while shards run (progress events; default 5 s). */
+  progressMs?: number;
 }
 
 export function subprocessExecutor(opts: SubprocessExecutorOptions): Executor {
   return {
     name: 'subprocess',
     computeStage: (job) =>
-      computeInShards(job, opts.shards, (parts) => Promise.all(parts.map((p) => runOne(job, p, opts)))),
+      computeInShards(
+        job,
+        opts.shards,
+        (parts) => Promise.all(parts.map((p) => runOne(job, p, opts))),
+        opts.progressMs === undefined ? {} : { progressMs: opts.progressMs },
+      ),
     close: async () => {},
   };
 }

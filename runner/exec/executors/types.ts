@@ -16,7 +16,7 @@
 import type { Failure } from '../../contract/failure.js';
 import type { StageRunContext, StageRunner, StageRunOutput } from '../../contract/run.js';
 import type { ShardResult, StagePart } from '../../contract/shard.js';
-import type { ShardUnit } from '../../contract/stage.js';
+import type { ShardUnit, StageResource } from '../../contract/stage.js';
 import type { PlannedStage } from '../../plan/types.js';
 import type { Result } from '../../util/result.js';
 
@@ -42,6 +42,8 @@ export interface StageJob {
   readonly run: StageRunner;
   /** How the stage's work splits into shards; `none`: compute it with `run` (in the orchestrator). */
   readonly unit: ShardUnit;
+  /** What one shard occupies (a GPU, CPU slots, an HTTP window): what a cluster job must request. */
+  readonly resource: StageResource;
   /** The shared cache folder the shards work against (`--cache`). */
   readonly cacheRoot: string;
   /** `stages/<key>/shards/`: where shards put their journals, results and logs. */
@@ -53,7 +55,8 @@ export interface StageJob {
   /**
    * Adopts what shards did: every record in the stage's shard journals that is not done yet becomes
    * done (an `item-done` event; chunks count silently), and each result's failed items and unreadable
-   * objects are reported as if computed here. Resolves to the number of records adopted.
+   * objects are reported as if computed here. Resolves to the number of records adopted. Safe to call
+   * while shards still run (with no results: progress), never twice at once.
    */
   adopt(results: readonly ShardResult[]): Promise<number>;
   /** A line for the stage log. */
