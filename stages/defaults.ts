@@ -45,3 +45,60 @@ export const MLLM_ENDPOINT_DEFAULTS = {
 
 /** Seconds to wait for one MLLM answer before retrying (`mllm.timeout_s`). */
 export const MLLM_TIMEOUT_S = 300;
+
+/**
+ * `mllm.server`: servers pefuse starts. The default commands pin what the paper's settings need
+ * (`../shared/docs/models.md` §1.2–1.3): the model's generation_config.json never replaces a request's
+ * sampling fields (`--generation-config vllm`, SGLang `--sampling-defaults openai`), bf16 weights, a
+ * fixed engine seed, one image and no video per prompt, a context that fits prompt + image + answer;
+ * loopback only. None of it is in the stage key (see README "MLLM servers pefuse starts").
+ */
+export const MLLM_SERVER_DEFAULTS = {
+  host: '127.0.0.1',
+  gpus_per_server: 1,
+  startup_timeout_s: 1800,
+  max_restarts: 3,
+  /** Seconds between SIGTERM and SIGKILL when a server is stopped. */
+  stop_grace_s: 30,
+} as const;
+
+export const MLLM_SERVER_COMMANDS: Readonly<Record<'vllm' | 'sglang', readonly string[]>> = {
+  vllm: [
+    'vllm',
+    'serve',
+    '{model}',
+    '--host',
+    '{host}',
+    '--port',
+    '{port}',
+    '--tensor-parallel-size',
+    '{gpus_per_server}',
+    '--dtype',
+    'bfloat16',
+    '--seed',
+    '0',
+    '--generation-config',
+    'vllm',
+    '--limit-mm-per-prompt',
+    '{"image":1,"video":0}',
+    '--max-model-len',
+    '8192',
+  ],
+  sglang: [
+    'python3',
+    '-m',
+    'sglang.launch_server',
+    '--model-path',
+    '{model}',
+    '--host',
+    '{host}',
+    '--port',
+    '{port}',
+    '--tp',
+    '{gpus_per_server}',
+    '--random-seed',
+    '0',
+    '--sampling-defaults',
+    'openai',
+  ],
+};

@@ -19,6 +19,7 @@ import type { JsonObject, JsonValue } from '../runner/util/json.js';
 import { DEFAULT_SPLIT, MLLM_DEFAULTS, MLLM_ENDPOINT_DEFAULTS, SCORE_DEFAULTS } from './defaults.js';
 import { checkpointOf, diffusionNodeParams } from './diffusion/params.js';
 import type { PromptFact } from './mllm/plan.js';
+import { serverSettings } from './mllm/server-config.js';
 
 /** Plan-time facts about external inputs, resolved once per distinct input (see fingerprints.ts). */
 export interface PointFacts {
@@ -226,6 +227,8 @@ function mllmNode(
   const faked = m.backend === 'transformers' && fake !== null ? fake : undefined;
   const model = interned({ backend: m.backend, model: m.model, revision: m.revision, fake: faked });
   const http = m.backend in MLLM_ENDPOINT_DEFAULTS;
+  // A server pefuse starts (mllm.server): no endpoint; the group id is the request-window key.
+  const server = http ? serverSettings(m) : null;
   return {
     kind,
     role,
@@ -237,9 +240,11 @@ function mllmNode(
     backend: m.backend === 'dummy' ? 'dummy' : `${m.backend}${faked !== undefined ? '-fake' : ''}:${m.model}`,
     // Not in the key: where the server is, how long to wait, how many requests in flight, the key's variable.
     settings: compact({
-      endpoint: http
-        ? (m.endpoint ?? MLLM_ENDPOINT_DEFAULTS[m.backend as keyof typeof MLLM_ENDPOINT_DEFAULTS])
-        : m.endpoint,
+      endpoint:
+        http && server === null
+          ? (m.endpoint ?? MLLM_ENDPOINT_DEFAULTS[m.backend as keyof typeof MLLM_ENDPOINT_DEFAULTS])
+          : m.endpoint,
+      ...(server ?? {}),
       timeout_s: m.timeout_s,
       concurrency: m.concurrency,
       api_key_env: m.api_key_env,

@@ -98,6 +98,8 @@ export interface MetricsOutput {
 export interface ServedOutput {
   served_model?: string;
   server_version?: string | null;
+  /** The command of the servers pefuse started (`mllm.server`), with `{port}` left as a placeholder. */
+  server_command?: string;
 }
 
 /** What each kind publishes as its stage output (`StageManifest.output`). */

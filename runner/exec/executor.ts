@@ -17,6 +17,10 @@ import type { StageManifest, Store } from '../store/types.js';
  *        └─ otherwise executeStage(): cached │ lock → journals → resources → executor → publish
  *   every outcome ──▶ events (reporters) + results database (orchestrator is the only writer)
  *
+ * Run-scoped services (`services.ts`: the MLLM servers pefuse starts) take their GPUs from the same
+ * ResourceManager, hear of every settled stage, and are closed at the end of the run; servers a killed
+ * run left behind are stopped first (`service-process.ts`).
+ *
  * Concurrency is bounded by the ResourceManager (GPU ids, CPU slots, HTTP windows) and by stage locks
  * (another `pefuse run` on the same cache computes a stage once; this one waits and reuses it).
  * `--fail-fast` drains the run at the first failure: no new stage or item starts, in-flight items
@@ -27,6 +31,8 @@ import type { Executor } from './executors/types.js';
 import { ResultsRecorder } from './record.js';
 import { type ResourceConfig, ResourceManager } from './resources.js';
 import { resourceRequest } from './scheduler.js';
+import { reapOrphans, servicePidDir } from './service-process.js';
+import { gpuAcquirer, RunServices } from './services.js';
 import { executeStage, type StageOutcome } from './stage-exec.js';
 import { WorkerCache } from './worker-cache.js';
 
@@ -130,8 +136,19 @@ export async function runPlan(plan: Plan, opts: ExecutorOptions): Promise<RunSum
     });
   }
   recorder.start();
+  await reapLeftovers(opts.store.root, emit);
 
   const workers = new WorkerCache();
+  // Run-scoped services (MLLM servers pefuse starts): told when each stage settles, closed at the end.
+  const services = new RunServices({
+    stages: plan.stages,
+    cacheRoot: opts.store.root,
+    gpus: opts.resources.gpus,
+    drain: drain.signal,
+    kill: kill.signal,
+    acquireGpus: gpuAcquirer(resources, opts.resources.gpus, (ids) => workers.vacate(ids)),
+    warn: (message) => emit({ type: 'warning', message }),
+  });
   const executor = opts.executor ?? localExecutor;
   const env = {
     store: opts.store,
@@ -143,6 +160,7 @@ export async function runPlan(plan: Plan, opts: ExecutorOptions): Promise<RunSum
     lockPollMs: opts.lockPollMs ?? 500,
     lockStaleMs: opts.lockStaleMs ?? 120_000,
     workers,
+    services,
     executor,
     onFailure: () => {
       if (opts.failFast && !drain.signal.aborted) drain.abort();
@@ -225,6 +243,7 @@ export async function runPlan(plan: Plan, opts: ExecutorOptions): Promise<RunSum
       }
     })().then((o) => {
       resources.unhold(stage.key);
+      services.settled(stage.key);
       outcomes.set(stage.key, o);
       recorder.stage(stage, o);
       report(stage, o, emit, counts, recorder.itemsOf(stage.key));
@@ -251,7 +270,7 @@ export async function runPlan(plan: Plan, opts: ExecutorOptions): Promise<RunSum
   }
   const ok = counts.failed === 0 && counts.cancelled === 0;
   const seconds = (performance.now() - t0) / 1000;
-  await Promise.all([workers.close(), executor.close()]);
+  await Promise.all([workers.close(), executor.close(), services.close()]);
   await recorder.finish(ok ? 'ok' : interrupted() ? 'interrupted' : 'failed');
   emit({ type: 'run-finished', ok, seconds, counts: { ...counts }, failures, interrupted: interrupted() });
   return { ok, interrupted: interrupted(), seconds, counts, failures, outcomes };
@@ -311,6 +330,21 @@ function report(
 
 function refOf(s: PlannedStage) {
   return { key: s.key, kind: s.record.kind, role: s.node.role, backend: s.node.backend };
+}
+
+/** Servers an earlier run started and could not stop (it was `kill -9`ed) are stopped first. */
+async function reapLeftovers(root: string, emit: EventSink): Promise<void> {
+  const reaped = await reapOrphans(servicePidDir(root));
+  for (const r of reaped) {
+    if (r.outcome === 'gone') continue;
+    emit({
+      type: 'warning',
+      message:
+        r.outcome === 'killed'
+          ? `stopped ${r.label} (pid ${r.pid}) left running by an earlier pefuse run that was killed: ${r.command}`
+          : `${r.label} (pid ${r.pid}) may still be running from an earlier pefuse run that was killed; pefuse cannot prove it started it on this platform: ${r.command}`,
+    });
+  }
 }
 
 function forward(from: AbortSignal | undefined, to: AbortController): void {

@@ -5,6 +5,7 @@
  * resumes from the journal.
  */
 import type { EventSink } from '../events/event.js';
+import { killAllServiceProcesses } from './service-process.js';
 import { killAllWorkers } from './worker.js';
 
 export interface InterruptHandle {
@@ -40,6 +41,7 @@ export function installInterruptHandler(emit: EventSink, proc: NodeJS.Process = 
       emit({ type: 'interrupt', force: true, message: KILL_MESSAGE });
       kill.abort();
       killAllWorkers();
+      killAllServiceProcesses();
       // The run normally unwinds within milliseconds once workers are dead; never hang on it.
       setTimeout(() => proc.exit(130), 3_000).unref();
       return;
@@ -49,7 +51,10 @@ export function installInterruptHandler(emit: EventSink, proc: NodeJS.Process = 
   proc.on('SIGINT', onSignal);
   proc.on('SIGTERM', onSignal);
   // A worker must never outlive the orchestrator's normal exit either.
-  const onExit = () => killAllWorkers();
+  const onExit = () => {
+    killAllWorkers();
+    killAllServiceProcesses();
+  };
   proc.on('exit', onExit);
   return {
     drain: drain.signal,

@@ -18,6 +18,7 @@ import type { Executor, StageJob } from './executors/types.js';
 import { watchObjects } from './heal.js';
 import { LineRing } from './lines.js';
 import type { Grant, ResourceManager } from './resources.js';
+import { lendServices, type RunServices } from './services.js';
 import { lendWorkers, type WorkerCache } from './worker-cache.js';
 
 /** What the orchestrator lends every stage it executes (see stage-exec.ts). */
@@ -32,6 +33,8 @@ export interface StageEnv {
   lockStaleMs: number;
   /** Idle workers parked between stages, so a loaded model serves the next stage that needs it. */
   workers: WorkerCache;
+  /** Run-scoped services (MLLM servers pefuse starts), shared by every stage of the run. */
+  services?: RunServices;
   /** Where the stage's items are computed (this process, shard processes, cluster jobs). */
   executor: Executor;
   /** Called on every final item or stage failure (`--fail-fast` drains the run). */
@@ -150,6 +153,7 @@ export function makeContext(
     },
   };
   lendWorkers(ctx, env.workers);
+  if (env.services) lendServices(ctx, env.services);
   return ctx;
 }
 

@@ -40,6 +40,20 @@ export interface MllmSpec {
   batch_size?: number;
   timeout_s?: number;
   concurrency?: number;
+  /** A server pefuse starts itself (execution only: not in the stage key). */
+  server?: MllmServerSpec;
+}
+
+/** `mllm.server`: how pefuse starts, places and supervises the server (defaults in stages/defaults.ts). */
+export interface MllmServerSpec {
+  command?: string | string[];
+  args?: string[];
+  env?: Record<string, string>;
+  gpus_per_server?: number;
+  max_servers?: number;
+  port?: number;
+  startup_timeout_s?: number;
+  max_restarts?: number;
 }
 
 export interface DiffusionSpec {

@@ -12,6 +12,7 @@ import type { PointConfig } from '../../runner/spec/types.js';
 import { sha256Hex } from '../../runner/util/json.js';
 import { shippedPromptFile, unknownPlaceholders } from './prompts.js';
 import { isHttpBackend, UNSUPPORTED_FIELDS } from './request.js';
+import { checkServer } from './server-config.js';
 
 /** One template as the stages see it: its hash (in the key), its text and where it came from. */
 export interface PromptFact {
@@ -123,6 +124,7 @@ export class PromptFacts {
           },
         ),
       );
+    checkServer(c, this.ctx, once);
     for (const k of Object.keys(m.extra_body ?? {}))
       if (RESERVED_BODY_FIELDS.includes(k))
         once(`extra_body:${k}`, () =>

@@ -1,24 +1,32 @@
 /**
- * The MLLM stage over an OpenAI-compatible server the user started (vllm, sglang, ollama, openai):
+ * The MLLM stage over an OpenAI-compatible server (vllm, sglang, ollama, openai): one the user started
+ * (`endpoint`), or the servers pefuse starts for the run (`server`, see servers.ts and targets.ts):
  *
  *   items (queries for compose, gallery images for caption) ─▶ skip journaled ones (ctx.done)
- *     ─▶ GET /v1/models must list mllm.model (else fail at once, no completion sent)
- *     ─▶ a window of `ctx.resources.threads` items in flight (the endpoint's share)
+ *     ─▶ the target: GET /v1/models must list mllm.model (else fail at once, no completion sent), or
+ *        the run's servers for this model, started on first use
+ *     ─▶ a window of `ctx.resources.threads` items in flight (the endpoint's / server group's share)
  *          each item: image → data URI, then `descriptions` requests with seeds f(seed, item, d),
- *          retried with backoff + jitter (Retry-After on 429) ─▶ journaled when answered
+ *          retried with backoff + jitter (Retry-After on 429) ─▶ journaled when answered; a request
+ *          whose pefuse-started server died under it is asked again without counting an attempt
  *     ─▶ a server that stops answering ends the stage with one message; answered items are kept
  *
- * The stage output names what served it (`served_model`, `server_version`), for the manifest and the
- * stages table.
+ * The stage output names what served it (`served_model`, `server_version`, and `server_command` for a
+ * server pefuse started), for the manifest and the stages table.
  */
 import { type Failure, failure } from '../../runner/contract/failure.js';
-import { NO_RETRY, type StageRunContext, type StageRunner } from '../../runner/contract/run.js';
+import {
+  NO_RETRY,
+  type StageRunContext,
+  type StageRunner,
+  type StageRunOutput,
+} from '../../runner/contract/run.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../../runner/util/json.js';
 import { err, ok, type Result } from '../../runner/util/result.js';
 import { sleep } from '../../runner/util/sleep.js';
 import { MLLM_ENDPOINT_DEFAULTS, MLLM_TIMEOUT_S } from '../defaults.js';
 import { datasetOutputOf, readGallery, readQueries } from '../dummy/inputs.js';
-import { type Attempt, MllmClient } from './client.js';
+import type { Attempt } from './client.js';
 import { ImageEncoder } from './images.js';
 import { NO_FIELDS, type PromptFields, queryFields, renderPrompt } from './prompts.js';
 import {
@@ -30,6 +38,9 @@ import {
   type Sampling,
   samplingOf,
 } from './request.js';
+import { type RequestTarget, targetOf } from './targets.js';
+
+export { checkServed } from './targets.js';
 
 /** One item to describe: an image and the placeholder values of its prompt. */
 interface MllmItem {
@@ -123,32 +134,6 @@ export async function mllmItems(ctx: StageRunContext): Promise<Result<MllmItem[]
   );
 }
 
-/** Checks that the server serves the model; its identity for the manifest. */
-export async function checkServed(
-  client: MllmClient,
-  model: string,
-  signal?: AbortSignal,
-): Promise<Result<{ served_model: string; server_version: string | null }, Failure>> {
-  const r = await client.served(signal);
-  if (!r.ok) {
-    const f = r.error;
-    return err({
-      ...f,
-      message: `${f.message}; start the server (see README "MLLM servers") or fix mllm.endpoint`,
-      retryable: false,
-    });
-  }
-  if (!r.value.models.includes(model))
-    return err(
-      failure(
-        'model-load',
-        `${client.endpoint} serves ${r.value.models.length === 0 ? 'no model' : r.value.models.map((m) => `"${m}"`).join(', ')}, not "${model}" (mllm.model); no request was sent`,
-        { retryable: false },
-      ),
-    );
-  return ok({ served_model: model, server_version: r.value.version });
-}
-
 export const httpMllmRunner: StageRunner = async (ctx) => {
   const cfg = configOf(ctx);
   if (!cfg.ok) return cfg;
@@ -157,24 +142,30 @@ export const httpMllmRunner: StageRunner = async (ctx) => {
   if (!all.ok) return all;
   ctx.notify?.({ type: 'items', items: all.value.length });
   const todo = all.value.filter((i) => !ctx.done.has(i.id));
-  const client = new MllmClient({ endpoint: c.endpoint, apiKey: c.apiKey, timeoutMs: c.timeoutMs });
-  const kill = ctx.kill ?? new AbortController().signal;
-
-  const served = await checkServed(client, c.model, kill);
-  if (!served.ok) {
-    // Everything answered already (a resumed stage): publish without the server.
-    if (todo.length > 0) return served;
-  } else {
-    ctx.log(
-      `[pefuse] ${client.endpoint} serves ${c.model}${served.value.server_version ? ` (version ${served.value.server_version})` : ''}`,
-    );
+  const t = await targetOf(
+    ctx,
+    { backend: c.backend, model: c.model, endpoint: c.endpoint, apiKey: c.apiKey, timeoutMs: c.timeoutMs },
+    todo.length,
+  );
+  if (!t.ok) return t;
+  const target = t.value;
+  try {
+    return await describeAll(ctx, c, all.value, todo, target);
+  } finally {
+    target.detach();
   }
-  const output: JsonObject = {
-    backend: c.backend,
-    served_model: served.ok ? served.value.served_model : c.model,
-    server_version: served.ok ? served.value.server_version : null,
-  };
-  if (todo.length === 0) return ok({ output, device: `http:${client.endpoint}` });
+};
+
+async function describeAll(
+  ctx: StageRunContext,
+  c: StageConfig,
+  all: readonly MllmItem[],
+  todo: readonly MllmItem[],
+  target: RequestTarget,
+): Promise<Result<StageRunOutput, Failure>> {
+  const output = target.output;
+  if (todo.length === 0) return ok({ output, device: target.device() });
+  const kill = ctx.kill ?? new AbortController().signal;
 
   // Stop now (second Ctrl-C): abort every request in flight. One listener on `kill`, whatever the window.
   const inFlight = new Set<AbortController>();
@@ -185,18 +176,8 @@ export const httpMllmRunner: StageRunner = async (ctx) => {
   const encoder = new ImageEncoder({ maxSide: c.maxSide });
   const retry = ctx.retry ?? NO_RETRY;
   let dead: Failure | null = null;
-  let probing: Promise<boolean> | null = null;
   let truncated = 0;
   let failedItems = 0;
-
-  /** After an item gave up on a connection problem: is the whole server gone? */
-  const serverGone = (): Promise<boolean> => {
-    probing ??= client.served(kill).then((r) => !r.ok && r.error.reason === 'http-unreachable');
-    return probing.then((gone) => {
-      probing = null;
-      return gone;
-    });
-  };
 
   /** One description, retried as the failure allows; on failure, with how many attempts were made. */
   const ask = async (
@@ -215,12 +196,32 @@ export const httpMllmRunner: StageRunner = async (ctx) => {
       extraBody: c.extraBody,
     });
     for (let attempt = 1; ; attempt++) {
+      const lease = await target.lease(kill);
+      if (!lease.ok) {
+        // No server left to ask (pefuse's servers could not be restarted): the stage ends.
+        if (lease.error.reason !== 'cancelled') dead ??= lease.error;
+        return err({ ...lease.error, attempts: attempt });
+      }
       const t0 = performance.now();
       const stop = new AbortController();
       if (kill.aborted) stop.abort();
       inFlight.add(stop);
-      const a: Attempt = await client.attempt(req, c.model, stop.signal).finally(() => inFlight.delete(stop));
+      const a: Attempt = await lease.value.client.attempt(req, c.model, stop.signal).finally(() => {
+        inFlight.delete(stop);
+        lease.value.release();
+      });
       if (a.kind === 'ok') return ok({ ...a.answer, seed, latency_s: (performance.now() - t0) / 1000 });
+      // Its server died under it (pefuse restarts it): asked again, and the attempt does not count.
+      if (
+        a.kind === 'retry' &&
+        a.failure.reason === 'http-unreachable' &&
+        !kill.aborted &&
+        (await lease.value.died())
+      ) {
+        ctx.log(`[pefuse] item ${item.id}: its server went away (${a.failure.message}); asked again`);
+        attempt--;
+        continue;
+      }
       if (a.kind === 'final' || attempt > retry.retries || kill.aborted || dead)
         return err({ ...a.failure, attempts: attempt });
       const backoff = retry.backoffMs(attempt + 1);
@@ -248,7 +249,7 @@ export const httpMllmRunner: StageRunner = async (ctx) => {
       const r = await ask(item, d, image.value);
       if (!r.ok) {
         if (r.error.reason === 'cancelled' || dead) return;
-        if (r.error.reason === 'http-unreachable' && (await serverGone())) {
+        if (r.error.reason === 'http-unreachable' && (await target.gone(kill))) {
           dead ??= r.error;
           return;
         }
@@ -280,19 +281,19 @@ export const httpMllmRunner: StageRunner = async (ctx) => {
     );
   if (dead !== null) {
     const d: Failure = dead;
-    const left = all.value.length - ctx.done.size;
+    const left = all.length - ctx.done.size;
     return err(
       failure(
-        'http-unreachable',
-        `${client.endpoint} stopped answering (${d.message}); ${ctx.done.size} of ${all.value.length} items are answered and kept, run the same command again to ask for the other ${left}`,
-        { retryable: false },
+        d.reason === 'worker-exit' || d.reason === 'model-load' ? d.reason : 'http-unreachable',
+        `${target.stoppedMessage(d)}; ${ctx.done.size} of ${all.length} items are answered and kept, run the same command again to ask for the other ${left}`,
+        { retryable: false, ...(d.detail !== undefined ? { detail: d.detail } : {}) },
       ),
     );
   }
-  if (kill.aborted || (ctx.signal.aborted && ctx.done.size + failedItems < all.value.length))
+  if (kill.aborted || (ctx.signal.aborted && ctx.done.size + failedItems < all.length))
     return err(failure('cancelled', 'stopped before every item was answered'));
-  return ok({ output: failedItems > 0 ? null : output, device: `http:${client.endpoint}` });
-};
+  return ok({ output: failedItems > 0 ? null : output, device: target.device() });
+}
 
 /** The journaled output of an item: the first description flat, all of them when there are several. */
 export function itemOutput(descs: readonly Description[]): JsonObject {

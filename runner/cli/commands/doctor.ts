@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { doctorChecks } from '../../../stages/catalog.js';
-import { BASE_CHECKS, type DoctorCheck, runChecks } from '../../doctor/checks.js';
+import { BASE_CHECKS, type CheckResult, type DoctorCheck, runChecks } from '../../doctor/checks.js';
 import type { CliIo } from '../io.js';
 import { EXIT_FAILURES, EXIT_USAGE } from '../io.js';
 import { cacheRootOf, collect, planSpec, printDiagnostics } from '../planning.js';
@@ -18,7 +18,7 @@ export function registerDoctor(program: Command, io: CliIo, setExit: (code: numb
     .argument('[spec]', 'experiment spec file: also check its MLLM servers')
     .option('--set <path=value>', 'override a spec value (repeatable)', collect, [])
     .action(async (spec: string | undefined, opts: { set: string[] }, cmd: Command) => {
-      const checks: DoctorCheck[] = [...BASE_CHECKS];
+      const checks: DoctorCheck[] = [...BASE_CHECKS, leftoverServersCheck(cacheRootOf(cmd, io))];
       if (spec !== undefined) {
         const r = await planSpec(spec, io, {
           overrides: opts.set,
@@ -53,4 +53,23 @@ export function registerDoctor(program: Command, io: CliIo, setExit: (code: numb
       io.stdout(failed === 0 ? 'all checks passed\n' : `${failed} check(s) failed\n`);
       if (failed > 0) setExit(EXIT_FAILURES);
     });
+}
+
+/** Servers a `kill -9`ed run left on this host (`mllm.server`): a warning row, only when there are some. */
+function leftoverServersCheck(cacheRoot: string): DoctorCheck {
+  return {
+    group: 'runtime',
+    async run(): Promise<CheckResult[]> {
+      const { listOrphans, servicePidDir } = await import('../../exec/service-process.js');
+      const left = listOrphans(servicePidDir(cacheRoot));
+      if (left.length === 0) return [];
+      return [
+        {
+          name: 'leftover servers',
+          status: 'warn',
+          detail: `${left.length} server process(es) started by a pefuse run that was killed are still running (${left.map((o) => `pid ${o.pid}: ${o.label}`).join('; ')}); the next \`pefuse run\` on ${cacheRoot} stops them`,
+        },
+      ];
+    },
+  };
 }

@@ -10,6 +10,7 @@ import schema from '../../../runner/spec/spec.schema.json' with { type: 'json' }
 import {
   type DatasetSpec,
   type DiffusionSpec,
+  type MllmServerSpec,
   type MllmSpec,
   MODES,
   type Mode,
@@ -66,6 +67,7 @@ const SHAPES = {
     batch_size: 'number',
     timeout_s: 'number',
     concurrency: 'number',
+    server: 'other',
   } satisfies Shape<MllmSpec>,
   diffusion: {
     backend: 'enum',
@@ -89,6 +91,18 @@ const SHAPES = {
   } satisfies Shape<RetrievalSpec>,
   score: { k: 'number' } satisfies Shape<ScoreSpec>,
 };
+
+/** `mllm.server`, an object inside the mllm block (inline in the schema so `--set` can validate it). */
+const SERVER_SHAPE = {
+  command: 'other',
+  args: 'other',
+  env: 'other',
+  gpus_per_server: 'number',
+  max_servers: 'number',
+  port: 'number',
+  startup_timeout_s: 'number',
+  max_restarts: 'number',
+} satisfies Shape<MllmServerSpec>;
 
 const REQUIRED = {
   dataset: { name: true } satisfies Record<RequiredKeys<DatasetSpec>, true>,
@@ -157,6 +171,14 @@ describe('spec.schema.json and runner/spec/types.ts agree', () => {
       );
     });
   }
+
+  it('mllm.server: the same fields and kinds as MllmServerSpec, none required', () => {
+    const def = defs.mllm!.properties.server as unknown as Definition;
+    expect(Object.keys(def.properties).sort()).toEqual(Object.keys(SERVER_SHAPE).sort());
+    for (const [key, typed] of Object.entries(SERVER_SHAPE))
+      expect({ key, kind: kindOf(def.properties[key]!, typed) }).toEqual({ key, kind: typed });
+    expect(def.required ?? []).toEqual([]);
+  });
 
   it('every closed set of values is the same in both', () => {
     for (const [path, values] of Object.entries(ENUMS)) {
