@@ -212,7 +212,11 @@ export class MllmServerGroup implements RunService {
       index,
       gpus,
       label: `${cfg.backend} server ${index + 1} of ${groups.length}${gpus.length > 0 ? ` (GPU ${gpus.join(',')})` : ''}`,
-      logFile: join(dir, `${slug}-${gpus.length > 0 ? `gpu${gpus.join('+')}` : 'nogpu'}.log`),
+      // GPU ids may be UUIDs (MIG ones hold slashes): file-name safe.
+      logFile: join(
+        dir,
+        `${slug}-${gpus.length > 0 ? `gpu${gpus.join('+').replace(/[^A-Za-z0-9.+_-]+/g, '_')}` : 'nogpu'}.log`,
+      ),
       proc: null,
       client: null,
       up: false,
