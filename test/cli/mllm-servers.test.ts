@@ -114,6 +114,15 @@ function pidFiles(cache: string): string[] {
   return existsSync(d) ? readdirSync(d) : [];
 }
 
+/** Every line of every stage log of the cache. */
+function stageLogLines(cache: string): string[] {
+  const root = join(cache, 'stages');
+  return readdirSync(root).flatMap((k) => {
+    const f = join(root, k, 'stage.log');
+    return existsSync(f) ? readFileSync(f, 'utf8').split('\n') : [];
+  });
+}
+
 async function countRows(db: string, sql: string): Promise<number> {
   const inst = await DuckDBInstance.create(db, { access_mode: 'READ_ONLY' });
   const conn = await inst.connect();
@@ -206,11 +215,20 @@ describe('pefuse run with mllm.server (servers pefuse starts)', () => {
     const out = r.stdout + r.stderr;
     expect(out).toContain('vllm server 2 of 2 (GPU 1) exited with code 1 before it was ready');
     expect(out).toContain('CUDA out of memory on GPU 1 (fake)');
+    // One attempt per GPU for the whole run (not one per stage), then nothing: what pefuse started, as its
+    // stage logs say (the fake may be stopped before it could note its own start).
+    const started = stageLogLines(s.cache).flatMap((l) => {
+      const m = /starting vllm server \d of 2 \(GPU (\d)\), pid (\d+)/.exec(l);
+      return m ? [{ gpu: m[1]!, pid: Number(m[2]) }] : [];
+    });
+    expect(started.map((x) => x.gpu).sort()).toEqual(['0', '1']);
+    for (const x of started) {
+      strays.push(x.pid);
+      expect(alive(x.pid)).toBe(false);
+    }
     const e = events(s.dir);
-    // One attempt per GPU for the whole run (not one per stage), then nothing.
-    expect(e.starts.map((x) => x.gpu).sort()).toEqual(['0', '1']);
-    const gpu0 = e.starts.find((x) => x.gpu === '0')!;
-    for (const x of e.starts) expect(alive(x.pid)).toBe(false);
+    for (const x of e.starts) expect(started.map((y) => y.pid)).toContain(x.pid);
+    const gpu0 = started.find((x) => x.gpu === '0')!;
     if (e.ready.includes(gpu0.pid)) expect(e.stops).toContain(gpu0.pid);
     expect(pidFiles(s.cache)).toEqual([]);
   }, 60_000);
