@@ -65,6 +65,7 @@ export class MllmServerGroup implements RunService {
   #stopping: Promise<void> | null = null;
   #wake: Array<() => void> = [];
   #rr = 0;
+  readonly #warned = new Set<string>();
   /** Aborted when the group stops or the run drains: start-ups (and restarts) in progress give up. */
   #epoch = new AbortController();
   /** Server processes started (first starts and restarts): for tests and the log. */
@@ -97,6 +98,18 @@ export class MllmServerGroup implements RunService {
   /** `server:gpu0,gpu1` (one entry per server; `gpu0+1` for a tensor-parallel pair) for the manifest's device. */
   get device(): string {
     return `server:${this.#servers.map((s) => (s.gpus.length > 0 ? `gpu${s.gpus.join('+')}` : 'default-device')).join(',')}`;
+  }
+
+  /** Servers in the group now. */
+  get size(): number {
+    return this.#servers.length;
+  }
+
+  /** A warning for the whole run, given once per group and topic. */
+  warnOnce(topic: string, message: string): void {
+    if (this.#warned.has(topic)) return;
+    this.#warned.add(topic);
+    this.#host.warn(message);
   }
 
   /** A running stage: it receives the group's log lines and notices until the returned function is called. */

@@ -128,6 +128,12 @@ async function managedTarget(
     return up;
   }
   ctx.log(`[pefuse] ${id}: ${group.device}${group.version ? `, version ${group.version}` : ''}`);
+  // The request window is shared by the group's servers: the run's default (8) starves several GPUs.
+  if (typeof ctx.node.settings.concurrency !== 'number' && group.size > 1)
+    group.warnOnce(
+      'window',
+      `${id}: ${group.size} servers share the run's default request window (resources.http_concurrency, else 8); set mllm.concurrency (32-128 per server keeps a GPU busy)`,
+    );
   return ok({
     output: { ...output, server_version: group.version },
     device: () => group.device,

@@ -327,13 +327,17 @@ describe('pefuse run with mllm.server (servers pefuse starts)', () => {
     const s = setup({}, '', 4);
     writeFileSync(
       s.spec,
-      readFileSync(s.spec, 'utf8').replace(
-        'grid: { mllm.temperature: [0.1, 0.5, 0.9] }',
-        'grid: { mllm.model: [Qwen/Qwen2.5-VL-7B-Instruct, Qwen/Qwen2.5-VL-3B-Instruct] }',
-      ),
+      readFileSync(s.spec, 'utf8')
+        .replace(
+          'grid: { mllm.temperature: [0.1, 0.5, 0.9] }',
+          'grid: { mllm.model: [Qwen/Qwen2.5-VL-7B-Instruct, Qwen/Qwen2.5-VL-3B-Instruct] }',
+        )
+        .replace('  concurrency: 4\n', ''),
     );
     const r = await run(s);
     expect(r.exitCode).toBe(0);
+    // No mllm.concurrency: each model's two servers share the run's default window, and the run says so.
+    expect(r.stdout.match(/2 servers share the run's default request window/g)).toHaveLength(2);
     const lines = readFileSync(join(s.dir, 'events.log'), 'utf8').trim().split('\n');
     const starts = lines.filter((l) => l.startsWith('start '));
     expect(starts).toHaveLength(4);
