@@ -43,8 +43,12 @@ class Worker:
         self.lines = queue.Queue()
         self.raw = []
         self.stderr = []
-        threading.Thread(target=self._pump, args=(self.p.stdout, self.raw, self.lines), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self.p.stderr, self.stderr, None), daemon=True).start()
+        self.pumps = [
+            threading.Thread(target=self._pump, args=(self.p.stdout, self.raw, self.lines), daemon=True),
+            threading.Thread(target=self._pump, args=(self.p.stderr, self.stderr, None), daemon=True),
+        ]
+        for t in self.pumps:
+            t.start()
 
     @staticmethod
     def _pump(stream, keep, q):
@@ -97,11 +101,20 @@ class Worker:
             except OSError:
                 pass
         code = self.p.wait(timeout=timeout)
-        time.sleep(0.05)
+        self._drain()
         return code
 
+    def _drain(self):
+        # The process has exited: wait until the pump threads have read its pipes to the end (a fixed
+        # sleep lost the last line on a loaded machine).
+        for t in self.pumps:
+            t.join(timeout=20.0)
+
     def stderr_text(self):
-        time.sleep(0.05)
+        if self.p.poll() is None:
+            time.sleep(0.05)
+        else:
+            self._drain()
         return "".join(self.stderr)
 
 
