@@ -152,6 +152,7 @@ export async function buildPlan(
     stages: all,
     report: spec.json.report ?? null,
     resources: (spec.json.resources as JsonObject | undefined) ?? {},
+    ...(spec.json.slurm !== undefined ? { slurm: spec.json.slurm as JsonObject } : {}),
     warnings: diagnostics.filter((d) => d.severity === 'warning'),
   });
 }

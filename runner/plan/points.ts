@@ -28,6 +28,8 @@ const NOT_POINT_CONFIG = new Set([
   'report',
   'repeats',
   'resources',
+  // Execution, not configuration: never in a point's config, a stage key or a point id.
+  'slurm',
 ]);
 
 export function expandPoints(

@@ -63,6 +63,8 @@ export interface Plan {
   report: JsonValue;
   /** The spec's `resources` block (GPUs, CPU slots, HTTP concurrency), if any. */
   resources: JsonObject;
+  /** The spec's `slurm` block (how `--executor slurm` submits), if any; never part of a key. */
+  slurm?: JsonObject;
   /** Non-fatal problems (a dataset root or model folder not found yet, …). */
   warnings: Diagnostic[];
 }

@@ -27,6 +27,7 @@ import type {
   ResultsOptions,
   ResultsResult,
   RunRow,
+  SlurmJobRow,
   StageRow,
 } from './types.js';
 
@@ -218,6 +219,32 @@ class DuckResults implements ResultsDb {
       );
       await c.run('INSERT INTO generations BY NAME SELECT * FROM generations_in');
       await c.run('DROP TABLE generations_in');
+    });
+  }
+
+  recordSlurmJobs(rows: readonly SlurmJobRow[]): Promise<ResultsResult> {
+    if (rows.length === 0) return Promise.resolve(ok(undefined));
+    return this.write(async (c) => {
+      for (const j of rows)
+        await c.run(
+          `INSERT INTO slurm_jobs VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::TIMESTAMP, $10::TIMESTAMP, $11)
+           ON CONFLICT (job_id, shard) DO UPDATE SET state = excluded.state, exit_code = excluded.exit_code,
+             node = coalesce(excluded.node, slurm_jobs.node), finished_at = excluded.finished_at,
+             run_id = excluded.run_id`,
+          [
+            j.stageKey,
+            j.jobId,
+            j.shard,
+            j.attempt,
+            j.state,
+            j.exitCode ?? null,
+            j.node ?? null,
+            j.logPath ?? null,
+            iso(j.submittedAt),
+            iso(j.finishedAt),
+            j.runId ?? null,
+          ],
+        );
     });
   }
 

@@ -84,6 +84,16 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE generations ADD COLUMN IF NOT EXISTS truncated_tokens INTEGER`,
     ],
   },
+  {
+    version: 6,
+    name: 'slurm_jobs: the Slurm job and array task of each shard a stage ran as (--executor slurm), its state, exit code, node and log',
+    sql: [
+      `CREATE TABLE IF NOT EXISTS slurm_jobs (
+        stage_key VARCHAR, job_id VARCHAR, shard INTEGER, attempt INTEGER, state VARCHAR, exit_code INTEGER,
+        node VARCHAR, log_path VARCHAR, submitted_at TIMESTAMP, finished_at TIMESTAMP, run_id VARCHAR,
+        PRIMARY KEY (job_id, shard))`,
+    ],
+  },
 ];
 
 /** The version a file has once every migration ran. */

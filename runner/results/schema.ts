@@ -42,6 +42,7 @@ export const TABLES = [
   'rankings',
   'generations',
   'query_results',
+  'slurm_jobs',
 ] as const;
 
 export const VIEWS = ['rankings_named', 'latest_metrics', 'compute_table'] as const;

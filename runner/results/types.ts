@@ -162,6 +162,25 @@ export interface GenerationRow {
   latencyS?: number | null;
 }
 
+/** One shard of a stage run as a Slurm array task (`--executor slurm`): table `slurm_jobs`. */
+export interface SlurmJobRow {
+  stageKey: StageKey;
+  /** The array's job id (as sbatch printed it). */
+  jobId: string;
+  /** The array task id, which is the shard index. */
+  shard: number;
+  /** 1 for the first submission of the shard, 2 for its first resubmission, … */
+  attempt: number;
+  /** The last state seen: PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT, PREEMPTED, … */
+  state: string;
+  exitCode?: number | null;
+  node?: string | null;
+  logPath?: string | null;
+  submittedAt?: Date | null;
+  finishedAt?: Date | null;
+  runId?: string | null;
+}
+
 /** What the database already holds for one stage key, so a cached re-run records only what is missing. */
 export interface RecordedStage {
   timings: boolean;
@@ -202,6 +221,8 @@ export interface ResultsDb {
     backend: string,
     rows: readonly GenerationRow[],
   ): Promise<ResultsResult>;
+  /** Slurm array tasks of stages (upsert by job id and shard). */
+  recordSlurmJobs(rows: readonly SlurmJobRow[]): Promise<ResultsResult>;
   /** What is already recorded for these stage keys (one query; keys absent from the map have nothing). */
   recorded(
     experiment: string,

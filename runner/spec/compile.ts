@@ -11,6 +11,7 @@ import type { JsonObject } from '../util/json.js';
 import { type LoadOptions, loadSpec } from './load.js';
 import { type LNode, toJson } from './located.js';
 import { checkDatasets, checkEndpoint, checkRepeatSeeds } from './semantic.js';
+import { checkSlurm } from './slurm.js';
 import { validateSchema } from './validate.js';
 
 /** A spec that loaded: its located tree (for diagnostics), its JSON, and every file it read. */
@@ -43,5 +44,6 @@ export function compileSpec(
   checkDatasets(spec.tree, diagnostics);
   checkEndpoint(spec.tree, diagnostics);
   checkRepeatSeeds(spec.tree, diagnostics);
+  checkSlurm(spec.tree, diagnostics);
   return { spec: { path: spec.path, tree: spec.tree, json, files: spec.files }, diagnostics };
 }

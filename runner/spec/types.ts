@@ -78,6 +78,33 @@ export interface RetrievalSpec {
   device?: 'auto' | 'cpu' | 'cuda';
 }
 
+/**
+ * The `slurm:` block: how `pefuse run --executor slurm` submits stages. Execution, not configuration:
+ * it is never part of a point's configuration, a stage key or a point id (runner/plan/points.ts).
+ */
+export interface SlurmSpec {
+  partition?: string;
+  account?: string;
+  qos?: string;
+  /** sbatch --time: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS. */
+  time?: string;
+  /** GPUs per GPU-stage shard (--gres=gpu:N). */
+  gpus?: number;
+  gpu_type?: string;
+  cpus_per_task?: number;
+  /** sbatch --mem, e.g. 16G. */
+  mem?: string;
+  /** `%N` of --array: shards of one stage running at once. */
+  array_parallelism?: number;
+  shard_size?: number;
+  local_max_items?: number;
+  max_attempts?: number;
+  poll_s?: number;
+  sbatch_flags?: string[];
+  /** Shell lines run before each shard. */
+  setup?: string;
+}
+
 /** The resolved configuration of one sweep point: what stages read their declared params from. */
 export interface PointConfig {
   mode: Mode;

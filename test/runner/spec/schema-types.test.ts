@@ -16,6 +16,7 @@ import {
   type Mode,
   type PointConfig,
   type RetrievalSpec,
+  type SlurmSpec,
 } from '../../../runner/spec/types.js';
 
 /** How a field's TypeScript type reads: free string, closed set of strings, or number. */
@@ -90,6 +91,23 @@ const SHAPES = {
     device: 'enum',
   } satisfies Shape<RetrievalSpec>,
   score: { k: 'number' } satisfies Shape<ScoreSpec>,
+  slurm: {
+    partition: 'string',
+    account: 'string',
+    qos: 'string',
+    time: 'string',
+    gpus: 'number',
+    gpu_type: 'string',
+    cpus_per_task: 'number',
+    mem: 'string',
+    array_parallelism: 'number',
+    shard_size: 'number',
+    local_max_items: 'number',
+    max_attempts: 'number',
+    poll_s: 'number',
+    sbatch_flags: 'other',
+    setup: 'string',
+  } satisfies Shape<SlurmSpec>,
 };
 
 /** `mllm.server`, an object inside the mllm block (inline in the schema so `--set` can validate it). */
@@ -110,6 +128,7 @@ const REQUIRED = {
   diffusion: { backend: true, pipeline: true } satisfies Record<RequiredKeys<DiffusionSpec>, true>,
   retrieval: { backend: true, model: true } satisfies Record<RequiredKeys<RetrievalSpec>, true>,
   score: {} satisfies Record<RequiredKeys<ScoreSpec>, true>,
+  slurm: {} satisfies Record<RequiredKeys<SlurmSpec>, true>,
 };
 
 /** The closed sets of the `enum` fields (string fields the schema restricts but the type leaves open are not here). */

@@ -1,0 +1,63 @@
+/**
+ * Where each stage of a plan runs under `--executor slurm`, and how it is cut into shards:
+ *
+ *   HTTP stage (an MLLM behind a server the user runs) ──▶ submit host (its endpoint, its window)
+ *   no item list before it runs, or a CPU stage of at most `local_max_items` items ──▶ submit host
+ *   a GPU stage, or a larger CPU stage ──▶ one `sbatch --array` of ⌈items / shard_size⌉ shards
+ *
+ * Pure: the dry run (`pefuse plan --executor slurm`) and the executor place stages the same way.
+ */
+import type { StageResource } from '../../plan/stage.js';
+import type { SlurmOptions } from './options.js';
+
+/** Shard `index` of `count` covers items [first, first + size) of the stage's item order. */
+export interface Shard {
+  index: number;
+  first: number;
+  size: number;
+}
+
+export type Placement =
+  | { where: 'local'; why: string }
+  | { where: 'slurm'; gpu: boolean; shards: Shard[]; why: string };
+
+export interface PlaceInput {
+  kind: string;
+  resource: StageResource;
+  items: number | null;
+}
+
+export function placeStage(s: PlaceInput, o: SlurmOptions): Placement {
+  if (s.resource === 'http')
+    return { where: 'local', why: 'HTTP stage: runs on the submit host, against its endpoint' };
+  if (s.items === null || s.items === 0)
+    return { where: 'local', why: 'no item list to shard: runs on the submit host' };
+  const gpu = s.resource === 'gpu';
+  if (!gpu && s.items <= o.localMaxItems)
+    return {
+      where: 'local',
+      why: `${s.items} item${s.items === 1 ? '' : 's'} (≤ slurm.local_max_items ${o.localMaxItems}): runs on the submit host`,
+    };
+  const shards = shardsOf(s.items, o.shardSize);
+  return {
+    where: 'slurm',
+    gpu,
+    shards,
+    why: `${s.items} items in ${shards.length} shard${shards.length === 1 ? '' : 's'} of ≤ ${o.shardSize}${gpu ? ', GPU' : ''}`,
+  };
+}
+
+/** Contiguous shards of at most `size` items, as even as possible (160 by 100 → 80 + 80, not 100 + 60). */
+export function shardsOf(items: number, size: number): Shard[] {
+  const count = Math.max(1, Math.ceil(items / size));
+  const base = Math.floor(items / count);
+  const extra = items % count;
+  const out: Shard[] = [];
+  let first = 0;
+  for (let index = 0; index < count; index++) {
+    const n = base + (index < extra ? 1 : 0);
+    out.push({ index, first, size: n });
+    first += n;
+  }
+  return out;
+}
