@@ -1,10 +1,11 @@
 /** `pefuse plan SPEC [--json]`: points, stages per kind, and for each stage cached or why it runs. */
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { cpuDiffusionNote, showPrompts } from '../../../stages/catalog.js';
 import { resolveGpus } from '../../exec/resources.js';
 import { planJson, planText } from '../../plan/view.js';
-import type { CliIo } from '../io.js';
-import { EXIT_USAGE } from '../io.js';
+import { CliExit, type CliIo, EXIT_USAGE } from '../io.js';
 import { limitOverrides } from '../limit.js';
 import { cacheRootOf, collect, planSpec, printDiagnostics } from '../planning.js';
 
@@ -14,6 +15,7 @@ interface PlanOptions {
   json?: boolean;
   all?: boolean;
   showPrompt?: boolean;
+  executor: string;
 }
 
 export function registerPlan(program: Command, io: CliIo, setExit: (code: number) => void): void {
@@ -26,7 +28,17 @@ export function registerPlan(program: Command, io: CliIo, setExit: (code: number
     .option('--json', 'print the plan as one JSON document')
     .option('--all', 'list every stage (default: the first 40)')
     .option('--show-prompt', 'print each MLLM prompt rendered for the first query, instead of the plan')
+    .option(
+      '--executor <name>',
+      'local, or slurm: also print the sbatch scripts `run --executor slurm` would submit',
+      'local',
+    )
     .action(async (spec: string, opts: PlanOptions, cmd: Command) => {
+      if (opts.executor !== 'local' && opts.executor !== 'slurm')
+        throw new CliExit(
+          EXIT_USAGE,
+          `pefuse plan: unknown executor "${opts.executor}" (available: local, slurm)`,
+        );
       const limit = opts.limit === undefined ? [] : await limitOverrides('plan', spec, opts.limit, io);
       const r = await planSpec(spec, io, {
         overrides: [...opts.set, ...limit],
@@ -62,5 +74,18 @@ export function registerPlan(program: Command, io: CliIo, setExit: (code: number
         !gpus.ok || gpus.value.gpus.length > 0,
       );
       if (note !== null) io.stdout(note);
+      if (opts.executor === 'slurm') {
+        // Loaded only for the dry run: `plan` without it reads no Slurm code.
+        const [{ dryRunText }, { slurmOptions }, { checkSharedFs }] = await Promise.all([
+          import('../../exec/slurm/layout.js'),
+          import('../../exec/slurm/options.js'),
+          import('../../exec/slurm/shared-fs.js'),
+        ]);
+        const cacheRoot = cacheRootOf(cmd, io);
+        const fs = await checkSharedFs(existsSync(cacheRoot) ? cacheRoot : dirname(cacheRoot));
+        io.stdout(
+          dryRunText(r.value, slurmOptions(r.value.slurm), { cacheRoot, cwd: io.cwd, sharedFs: fs.message }),
+        );
+      }
     });
 }

@@ -25,6 +25,11 @@ export interface ScriptInput {
   visibleFile: string;
   /** The shard command; `$SLURM_ARRAY_TASK_ID` (unquoted in the output) names the shard. */
   command: readonly string[];
+  /**
+   * Run `command` under this Node binary, unless the node's environment sets `$PEFUSE_NODE` (e.g. in
+   * `slurm.setup` after `module load nodejs`). Absent: `command[0]` is the program.
+   */
+  node?: string;
   /** The orchestrator's working directory (relative paths in the spec resolve against it). */
   cwd: string;
   /** Environment variables the shard needs (PEFUSE_*), set in the script. */
@@ -96,13 +101,17 @@ export function renderScript(input: ScriptInput, o: SlurmOptions): string {
   }
   out.push('', 'set -u');
   for (const [k, v] of Object.entries(input.env ?? {})) out.push(`export ${k}=${shellQuote(v)}`);
+  if (input.node !== undefined) out.push(`PEFUSE_NODE=\${PEFUSE_NODE:-${shellQuote(input.node)}}`);
   out.push(
     `STAGE_SLURM=${shellQuote(dir)}`,
     `if [ ! -e ${shellQuote(input.visibleFile)} ]; then`,
     `  echo "pefuse: ${input.visibleFile.replace(/["\\$`]/g, '\\$&')} is not visible on $(hostname): the cache must be on a filesystem every node sees (NFS, Lustre, GPFS, BeeGFS)" >&2`,
     '  exit 3',
     'fi',
-    `${input.command.map((a) => (a === SHARD_VAR ? `"${SHARD_VAR}"` : shellQuote(a))).join(' ')}`,
+    [
+      ...(input.node !== undefined ? ['"$PEFUSE_NODE"'] : []),
+      ...input.command.map((a) => (a === SHARD_VAR ? `"${SHARD_VAR}"` : shellQuote(a))),
+    ].join(' '),
     'code=$?',
     // Written atomically: the orchestrator reads it when the task has left the queue.
     'echo "$code" > "$STAGE_SLURM/shard-$SLURM_ARRAY_TASK_ID.job-$SLURM_ARRAY_JOB_ID.exit.tmp" && \\',
