@@ -3,10 +3,12 @@
  * `--set slurm.KEY=VALUE` overrides, no effect on stage keys or point ids, and the dry run
  * `pefuse plan SPEC --executor slurm` printing the sbatch scripts it would submit. No Slurm needed.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { pefuse, REPO_ROOT, tempDir } from '../helpers/cli.js';
+import { BIN, pefuse, REPO_ROOT, tempDir } from '../helpers/cli.js';
 
 const BASE = `experiment: t
 datasets:
@@ -44,7 +46,9 @@ describe('the slurm: block', () => {
   9 |   time: 2 hours
     |         ^^^^^^^
   hint: write minutes (90), HH:MM:SS (01:30:00) or D-HH:MM:SS (1-00:00:00)`);
-    expect(r.stderr).toContain('spec.yaml:10:8: error: `slurm.mem` is not an sbatch memory size (got "lots")');
+    expect(r.stderr).toContain(
+      'spec.yaml:10:8: error: `slurm.mem` is not an sbatch memory size (got "lots")',
+    );
     expect(r.stderr).toContain(
       'spec.yaml:12:18: error: `slurm.sbatch_flags`: pefuse sets `--array` itself on every job',
     );
@@ -145,5 +149,23 @@ describe('the slurm: block', () => {
     const bad = await pefuse(['--cache', cache, 'plan', DEMO, '--executor', 'pbs']);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toBe('pefuse plan: unknown executor "pbs" (available: local, slurm)\n');
+  });
+
+  it('the Slurm code loads only for --executor slurm (not for --version, validate or plain plan)', async () => {
+    const probe = fileURLToPath(new URL('../fixtures/load-probe/probe.mjs', import.meta.url));
+    const loaded = async (...args: string[]) => {
+      const out = join(tempDir('pefuse-load-'), 'loaded.txt');
+      await execa(process.execPath, ['--import', probe, BIN, ...args], {
+        env: { PEFUSE_LOAD_PROBE: out, NO_COLOR: '1' },
+        reject: false,
+        stdin: 'ignore',
+      });
+      return /\/runner\/exec\/slurm\//.test(readFileSync(out, 'utf8'));
+    };
+    const cache = tempDir('pefuse-load-cache-');
+    expect(await loaded('--version')).toBe(false);
+    expect(await loaded('validate', DEMO)).toBe(false);
+    expect(await loaded('--cache', cache, 'plan', DEMO)).toBe(false);
+    expect(await loaded('--cache', cache, 'plan', DEMO, '--executor', 'slurm')).toBe(true);
   });
 });
