@@ -11,10 +11,12 @@ import {
   parseSqueue,
   taskIds,
 } from '../../../../runner/exec/slurm/client.js';
+import { slurmRefusals } from '../../../../runner/exec/slurm/layout.js';
 import { slurmOptions } from '../../../../runner/exec/slurm/options.js';
 import { placeStage, shardsOf } from '../../../../runner/exec/slurm/placement.js';
 import { arraySpec, renderScript, shellQuote } from '../../../../runner/exec/slurm/script.js';
 import { judgeFsType } from '../../../../runner/exec/slurm/shared-fs.js';
+import type { Plan } from '../../../../runner/plan/types.js';
 
 describe('reading Slurm output', () => {
   it('sbatch --parsable: an id, an id;cluster, or nothing usable', () => {
@@ -151,5 +153,28 @@ describe('the cache filesystem', () => {
     expect(judgeFsType(0x12345678, '/c').message).toBe(
       'cannot verify that the cache /c is shared with the compute nodes (filesystem type 0x12345678); each shard checks it can see the cache before it starts',
     );
+  });
+});
+
+describe('refused under Slurm', () => {
+  const plan = (server: unknown, status = 'run') =>
+    ({
+      points: [
+        {
+          index: 0,
+          config: { mllm: { backend: 'vllm', model: 'm', ...(server !== undefined ? { server } : {}) } },
+        },
+      ],
+      stages: [{ status, points: [0], node: { kind: 'mllm.compose' } }],
+    }) as unknown as Plan;
+
+  it('a server pefuse starts itself (mllm.server), when an MLLM stage is to run', () => {
+    expect(slurmRefusals(plan({}))).toEqual([
+      expect.stringMatching(
+        /^the spec asks pefuse to start the MLLM server itself \(mllm.server\), which --executor slurm does not do/,
+      ),
+    ]);
+    expect(slurmRefusals(plan(undefined))).toEqual([]);
+    expect(slurmRefusals(plan({}, 'cached'))).toEqual([]);
   });
 });
