@@ -63,11 +63,26 @@ export interface ArrayDeps {
   notify?(n: ArrayNotice): void;
   /** Each shard job whose state changed (for the results database). */
   onJob?(j: ShardJob): void;
+  /**
+   * Whether a shard that ended with this exit code (null: killed, preempted, lost) is worth another
+   * submission; default yes. A shard whose items failed for a reason no retry fixes is not.
+   */
+  resubmittable?(shard: number, exitCode: number | null): Promise<boolean>;
 }
 
-export type ArrayOutcome =
-  | { ok: true; jobs: ShardJob[] }
-  | { ok: false; failure: Failure; cancelled: boolean; jobs: ShardJob[]; log: string[] };
+export interface ArrayOutcome {
+  /** Every shard ended with exit 0. */
+  ok: boolean;
+  cancelled: boolean;
+  /** Shards that failed for good (every attempt used, or not worth another): why, and their log's tail. */
+  failed: Map<number, { job: ShardJob; why: string; log: string[] }>;
+  /** What to report for the stage when not ok: the first shard that failed for good, a refused
+   *  submission, or the cancellation. */
+  failure: Failure | null;
+  jobs: ShardJob[];
+  /** The log tail of the shard `failure` names. */
+  log: string[];
+}
 
 /** Live = Slurm will still run it (or is running it): wait, never resubmit. */
 function isLive(t: TaskState): boolean {
@@ -196,12 +211,13 @@ export async function runArray(stage: ArrayStage, deps: ArrayDeps): Promise<Arra
   // 2. Submit what is neither done nor attached.
   const first = [];
   for (let s = 0; s < stage.shards; s++) if (!done.has(s) && !current.has(s)) first.push(s);
+  const failedFor = new Map<number, { job: ShardJob; why: string; log: string[] }>();
+  let refused: Failure | null = null;
   if (deps.signal?.aborted) return cancelled();
-  const f0 = await submit(first);
-  if (f0 !== null) return failed(f0, []);
+  refused = await submit(first);
 
   // 3. Watch.
-  while (current.size > 0) {
+  while (current.size > 0 && refused === null) {
     if (await sleep(o.pollMs, signal)) {
       await cancelLive();
       return cancelled();
@@ -251,39 +267,46 @@ export async function runArray(stage: ArrayStage, deps: ArrayDeps): Promise<Arra
       current.delete(shard);
       record(j);
       const why = `${j.state}${j.exitCode !== null ? `, exit ${j.exitCode}` : ''}${j.node ? ` on ${j.node}` : ''}`;
-      const again = (tried.get(shard) ?? 1) < o.maxAttempts;
+      const again =
+        (tried.get(shard) ?? 1) < o.maxAttempts &&
+        (deps.resubmittable === undefined || (await deps.resubmittable(shard, j.exitCode)));
       notify({ type: 'shard-failed', job: { ...j }, willResubmit: again, why });
+      // Keep going: the other shards go on (their items are journaled); the stage fails at the end.
       if (again) resubmit.push(shard);
-      else {
-        await cancelLive();
-        return failed(
-          failure(
-            'worker-exit',
-            `shard ${shard} of ${stage.shards} failed ${tried.get(shard) ?? 1} time${tried.get(shard) === 1 ? '' : 's'} (last: job ${j.job}_${shard} ${why}); log: ${j.log}`,
-          ),
-          await tail(j.log),
-        );
-      }
+      else failedFor.set(shard, { job: { ...j }, why, log: await tail(j.log) });
     }
-    const f = await submit(resubmit);
-    if (f !== null) {
-      await cancelLive();
-      return failed(f, []);
-    }
+    refused = await submit(resubmit);
   }
-  return { ok: true, jobs: all };
+  if (refused !== null) {
+    await cancelLive();
+    return { ok: false, cancelled: false, failed: failedFor, failure: refused, jobs: all, log: [] };
+  }
+  const [first1] = [...failedFor].sort((a, b) => a[0] - b[0]);
+  if (first1 === undefined)
+    return { ok: true, cancelled: false, failed: failedFor, failure: null, jobs: all, log: [] };
+  const [shard, f] = first1;
+  const n = tried.get(shard) ?? 1;
+  return {
+    ok: false,
+    cancelled: false,
+    failed: failedFor,
+    failure: failure(
+      'worker-exit',
+      `shard ${shard} of ${stage.shards} failed ${n === 1 ? 'once' : `${n} times`} (last: job ${f.job.job}_${shard} ${f.why}); log: ${f.job.log}`,
+    ),
+    jobs: all,
+    log: f.log,
+  };
 
   function cancelled(): ArrayOutcome {
     return {
       ok: false,
       cancelled: true,
+      failed: failedFor,
       failure: failure('cancelled', `the ${stage.kind} jobs were cancelled (scancel)`),
       jobs: all,
       log: [],
     };
-  }
-  function failed(f: Failure, log: string[]): ArrayOutcome {
-    return { ok: false, cancelled: false, failure: f, jobs: all, log };
   }
 }
 

@@ -114,7 +114,7 @@ describe.skipIf(SKIP !== null)('runArray on localhost Slurm', () => {
         notify: (n) => notices.push(n),
         onJob: (j) => rows.push(j),
       });
-      expect(r.ok, r.ok ? '' : `${r.failure.message}\n${cluster.logs()}`).toBe(true);
+      expect(r.ok, r.ok ? '' : `${r.failure?.message}\n${cluster.logs()}`).toBe(true);
       for (const s of [0, 1, 2])
         expect(readFileSync(join(stage.dir, `out-${s}.txt`), 'utf8')).toBe(`shard ${s}\n`);
       const jobs = await readJobs(stage.dir);
@@ -148,8 +148,8 @@ describe.skipIf(SKIP !== null)('runArray on localhost Slurm', () => {
     const r = await runArray(stage, { client, options });
     expect(r.ok).toBe(false);
     if (r.ok) return;
-    expect(r.failure.reason).toBe('worker-exit');
-    expect(r.failure.message).toMatch(
+    expect(r.failure?.reason).toBe('worker-exit');
+    expect(r.failure?.message).toMatch(
       /^shard 0 of 1 failed 2 times \(last: job \d+_0 FAILED, exit 4 on \S+\); log: .*shard-0\.job-\d+\.log$/,
     );
     expect(r.log).toContain('boom from 0');
@@ -172,7 +172,7 @@ describe.skipIf(SKIP !== null)('runArray on localhost Slurm', () => {
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.cancelled).toBe(true);
-    expect(r.failure.reason).toBe('cancelled');
+    expect(r.failure?.reason).toBe('cancelled');
     const [job] = await readJobs(stage.dir);
     expect(client.cancels).toEqual([[job!.job]]);
     for (let i = 0; i < 40; i++) {
@@ -199,7 +199,7 @@ describe.skipIf(SKIP !== null)('runArray on localhost Slurm', () => {
     });
     const notices: ArrayNotice[] = [];
     const r = await runArray(stage, { client, options, notify: (n) => notices.push(n) });
-    expect(r.ok, r.ok ? '' : r.failure.message).toBe(true);
+    expect(r.ok, r.ok ? '' : r.failure?.message).toBe(true);
     expect(notices[0]).toEqual({ type: 'attached', job: id.value, shards: [0, 1] });
     expect(client.submits).toBe(1);
     expect((await readJobs(stage.dir)).length).toBe(1);
