@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { SHARD_VAR } from './script.js';
+import { CPUS_VAR, GPUS_ARGS, SHARD_VAR } from './script.js';
 
 /** `bin/pefuse.js` of this installation (dist/runner/exec/slurm → 4 up; runner/exec/slurm under tsx → 3 up). */
 export function pefuseBin(): string {
@@ -19,25 +19,29 @@ export function pefuseBin(): string {
 
 export interface ShardCommandInput {
   cacheRoot: string;
-  /** The serialised stage description in the stage folder. */
-  descriptionFile: string;
+  key: string;
   shards: number;
 }
 
 /**
  * The Node script and its arguments for one shard (the script runs them under `node`, see
- * `ScriptInput.node`); `SHARD_VAR` is left for the script to fill in.
+ * `ScriptInput.node`): the stage-contract seam's hidden `pefuse __shard` (runner/cli/commands/shard.ts),
+ * with the task's shard index, its CPUs as threads, and its GPUs when Slurm gave it some.
  */
 export function shardCommand(i: ShardCommandInput): string[] {
   return [
     pefuseBin(),
     '--cache',
     i.cacheRoot,
-    'run-shard',
-    i.descriptionFile,
+    '__shard',
+    '--stage',
+    i.key,
     '--shard',
     SHARD_VAR,
     '--of',
     String(i.shards),
+    '--threads',
+    CPUS_VAR,
+    GPUS_ARGS,
   ];
 }

@@ -13,7 +13,7 @@ import { type Placement, placeStage } from './placement.js';
 import { renderScript, type ScriptInput } from './script.js';
 
 /** The serialised stage description the shards read (in the stage folder of the shared cache). */
-export const DESCRIPTION_FILE = 'stage.json';
+export const DESCRIPTION_FILE = 'description.json';
 
 export function stageDirOf(cacheRoot: string, key: string): string {
   return join(cacheRoot, 'stages', key);
@@ -59,7 +59,7 @@ export function scriptInput(
     gpu,
     visibleFile: descriptionFile,
     node: process.execPath,
-    command: shardCommand({ cacheRoot: ctx.cacheRoot, descriptionFile, shards: total }),
+    command: shardCommand({ cacheRoot: ctx.cacheRoot, key: stage.key, shards: total }),
     cwd: ctx.cwd,
   };
 }

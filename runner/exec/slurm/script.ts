@@ -38,6 +38,17 @@ export interface ScriptInput {
 
 /** The shard index in a command: replaced by the array task id. */
 export const SHARD_VAR = '$SLURM_ARRAY_TASK_ID';
+/** The CPUs Slurm gave the task (`--threads` of a shard). */
+export const CPUS_VAR = '${SLURM_CPUS_PER_TASK:-1}';
+/** `--gpus IDS` when Slurm gave the task GPUs (gres sets CUDA_VISIBLE_DEVICES), else nothing. */
+export const GPUS_ARGS = '${CUDA_VISIBLE_DEVICES:+--gpus "$CUDA_VISIBLE_DEVICES"}';
+
+/** How a command word is written: the task's variables as the shell must see them, the rest quoted. */
+function word(a: string): string {
+  if (a === SHARD_VAR || a === CPUS_VAR) return `"${a}"`;
+  if (a === GPUS_ARGS) return a;
+  return shellQuote(a);
+}
 
 /** Where the logs and markers of a stage's jobs live. */
 export function slurmDir(stageDir: string): string {
@@ -108,10 +119,7 @@ export function renderScript(input: ScriptInput, o: SlurmOptions): string {
     `  echo "pefuse: ${input.visibleFile.replace(/["\\$`]/g, '\\$&')} is not visible on $(hostname): the cache must be on a filesystem every node sees (NFS, Lustre, GPFS, BeeGFS)" >&2`,
     '  exit 3',
     'fi',
-    [
-      ...(input.node !== undefined ? ['"$PEFUSE_NODE"'] : []),
-      ...input.command.map((a) => (a === SHARD_VAR ? `"${SHARD_VAR}"` : shellQuote(a))),
-    ].join(' '),
+    [...(input.node !== undefined ? ['"$PEFUSE_NODE"'] : []), ...input.command.map(word)].join(' '),
     'code=$?',
     // Written atomically: the orchestrator reads it when the task has left the queue.
     'echo "$code" > "$STAGE_SLURM/shard-$SLURM_ARRAY_TASK_ID.job-$SLURM_ARRAY_JOB_ID.exit.tmp" && \\',
