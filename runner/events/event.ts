@@ -95,6 +95,24 @@ export type RunEvent =
       /** Last lines of the stage log (worker stderr), shown by reporters only on failure. */
       log: string[];
     })
+  /**
+   * `--executor slurm`: a stage's job array was submitted, re-attached to after a restart, a shard
+   * started running, finished, failed and is resubmitted, or failed for good.
+   */
+  | (StageRef & {
+      type: 'slurm-job';
+      action: 'submitted' | 'attached' | 'running' | 'done' | 'resubmitting' | 'failed';
+      /** The array's job id. */
+      job: string;
+      /** Shard indices (= array task ids) the event is about. */
+      shards: number[];
+      /** The stage's shard count. */
+      of: number;
+      attempt?: number;
+      node?: string | null;
+      /** Why a shard failed (state, exit code, node). */
+      message?: string;
+    })
   | { type: 'warning'; message: string; key?: string }
   | { type: 'interrupt'; force: boolean; message: string }
   | {

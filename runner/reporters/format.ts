@@ -65,3 +65,29 @@ export function finishedLine(e: Extract<RunEvent, { type: 'run-finished' }>): st
   const head = e.interrupted ? 'interrupted' : e.ok ? 'done' : 'finished with failures';
   return `${head}: ${c.stages} stages (${parts.join(', ')}), ${items} in ${fmtSeconds(e.seconds)}`;
 }
+
+/**
+ * One line for a `slurm-job` event (`--executor slurm`), or null for the per-shard ones that a long
+ * array would repeat thousands of times (running, done: the stage's progress shows them).
+ */
+export function slurmJobText(e: Extract<RunEvent, { type: 'slurm-job' }>): string | null {
+  const which =
+    e.shards.length === e.of
+      ? `${e.of} shard${e.of === 1 ? '' : 's'}`
+      : e.shards.length === 1
+        ? `shard ${e.shards[0]} of ${e.of}`
+        : `${e.shards.length} of ${e.of} shards`;
+  switch (e.action) {
+    case 'submitted':
+      return `job ${e.job} submitted: ${which}${e.attempt !== undefined && e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`;
+    case 'attached':
+      return `re-attached to job ${e.job}: ${which} still queued or running`;
+    case 'resubmitting':
+      return `job ${e.job}: ${which} ${e.message ?? 'failed'}; resubmitting`;
+    case 'failed':
+      return `job ${e.job}: ${which} ${e.message ?? 'failed'}; no attempts left`;
+    case 'running':
+    case 'done':
+      return null;
+  }
+}

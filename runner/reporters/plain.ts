@@ -5,7 +5,7 @@
  * ETA) every PROGRESS_EVERY_S seconds (a short stage prints only its `done` line).
  */
 import { type RunEvent, type StageRef, shortKey } from '../events/event.js';
-import { failureLines, finishedLine, fmtRate, fmtSeconds } from './format.js';
+import { failureLines, finishedLine, fmtRate, fmtSeconds, slurmJobText } from './format.js';
 import type { Reporter, ReporterIo } from './types.js';
 
 const ITEM_FAILURES_SHOWN = 5;
@@ -101,6 +101,11 @@ export function plainReporter(io: ReporterIo): Reporter {
           const [first, ...rest] = failureLines(e.failure, e.log);
           stage(e.failure.reason === 'cancelled' ? 'cancelled' : 'failed', e, first ?? '');
           for (const line of rest) out(line);
+          return;
+        }
+        case 'slurm-job': {
+          const text = slurmJobText(e);
+          if (text !== null) stage('slurm', e, text);
           return;
         }
         case 'warning':

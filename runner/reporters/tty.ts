@@ -8,7 +8,7 @@
 
 import { STAGE_KINDS, type StageKind } from '../contract/stage.js';
 import { type RunEvent, shortKey } from '../events/event.js';
-import { failureLines, finishedLine, fmtRate, fmtSeconds } from './format.js';
+import { failureLines, finishedLine, fmtRate, fmtSeconds, slurmJobText } from './format.js';
 import type { Reporter, ReporterIo } from './types.js';
 
 interface KindRow {
@@ -179,6 +179,11 @@ export function ttyReporter(io: ReporterIo, opts: { intervalMs?: number } = {}):
         case 'stage-waiting-lock':
           redraw(`waiting for ${e.kind} ${shortKey(e.key)}: another runner holds the lock (${e.holder})\n`);
           return;
+        case 'slurm-job': {
+          const text = slurmJobText(e);
+          if (text !== null) redraw(`slurm ${e.kind} ${shortKey(e.key)} ${e.role}: ${text}\n`);
+          return;
+        }
         case 'warning':
           redraw(`warning: ${e.message}\n`);
           return;

@@ -1,5 +1,5 @@
 /** `pefuse run` through the real CLI: usage errors (exit 2), and the demo end to end. */
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
@@ -9,11 +9,21 @@ import { BIN, pefuse, REPO_ROOT, tempDir } from '../helpers/cli.js';
 const DEMO = 'experiments/demo.yaml';
 
 describe('pefuse run: usage errors exit 2 before anything runs', () => {
-  it('refuses the slurm executor for now', async () => {
-    const r = await pefuse(['run', DEMO, '--executor', 'slurm']);
+  it('--executor slurm where sbatch is not on PATH says so; an unknown executor is named', async () => {
+    // A PATH with node and no Slurm tools.
+    const bin = tempDir('pefuse-nopath-');
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const r = await pefuse(['--cache', tempDir(), 'run', DEMO, '--executor', 'slurm'], {
+      env: { PATH: bin },
+    });
     expect([r.exitCode, r.stderr]).toEqual([
       2,
-      'pefuse run: the slurm executor is not available in this version of pefuse; use --executor local (the default)\n',
+      'pefuse run: --executor slurm: sbatch is not on PATH (is this a Slurm submit host? try `module load slurm`)\n',
+    ]);
+    const bad = await pefuse(['run', DEMO, '--executor', 'pbs']);
+    expect([bad.exitCode, bad.stderr]).toEqual([
+      2,
+      'pefuse run: unknown executor "pbs" (available: local, slurm)\n',
     ]);
   });
 

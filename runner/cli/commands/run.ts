@@ -56,7 +56,11 @@ export function registerRun(program: Command, io: CliIo, setExit: (code: number)
       `output: ${REPORTER_NAMES.join(' | ')} (default: tty on a terminal, else plain)`,
     )
     .option('--gpus <ids>', 'GPU ids to use, e.g. 0,1 (default: resources.gpus, then CUDA_VISIBLE_DEVICES)')
-    .option('--executor <name>', 'local (the only executor in this version of pefuse)', 'local')
+    .option(
+      '--executor <name>',
+      'local, or slurm: submit stages as Slurm job arrays (README "Running on a cluster")',
+      'local',
+    )
     // Internal (tests, benchmarks): `--executor subprocess` computes shardable stages in N
     // `pefuse __shard` processes on this machine, the local twin of a cluster executor.
     .addOption(new Option('--shards <n>', 'shards per stage for --executor subprocess').hideHelp())
@@ -67,14 +71,11 @@ export function registerRun(program: Command, io: CliIo, setExit: (code: number)
 
 async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliIo): Promise<number> {
   deferPipeClose();
-  if (opts.executor === 'slurm') {
+  if (opts.executor !== 'local' && opts.executor !== 'subprocess' && opts.executor !== 'slurm') {
     throw new CliExit(
       EXIT_USAGE,
-      'pefuse run: the slurm executor is not available in this version of pefuse; use --executor local (the default)',
+      `pefuse run: unknown executor "${opts.executor}" (available: local, slurm)`,
     );
-  }
-  if (opts.executor !== 'local' && opts.executor !== 'subprocess') {
-    throw new CliExit(EXIT_USAGE, `pefuse run: unknown executor "${opts.executor}" (available: local)`);
   }
   const reporterName = (opts.reporter ?? defaultReporter(io.isTTY, io.env)) as ReporterName;
   if (!REPORTER_NAMES.includes(reporterName)) {
@@ -122,8 +123,23 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
   const httpWindow =
     typeof plan.resources.http_concurrency === 'number' ? plan.resources.http_concurrency : 8;
 
+  // --executor slurm: preflight (exit 2 on a problem), placement, and the plan it schedules.
+  const runId = `${new Date().toISOString()}-${process.pid}`;
+  const slurm =
+    opts.executor === 'slurm'
+      ? await (await import('../../exec/slurm/setup.js')).setupSlurmRun(plan, {
+          cacheRoot,
+          cwd: io.cwd,
+          runId,
+        })
+      : null;
+  if (slurm !== null && !slurm.ok) {
+    for (const e of slurm.error) io.stderr(`pefuse run: --executor slurm: ${e}\n`);
+    return EXIT_USAGE;
+  }
+
   // The summary goes where the reporter's output goes, except for json (stdout is events only).
-  const summary = planSummary(plan);
+  const summary = planSummary(plan) + (slurm?.ok ? slurm.value.summary.map((l) => `${l}\n`).join('') : '');
   if (reporterName === 'json') io.stderr(summary);
   else io.stdout(summary);
 
@@ -155,7 +171,7 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
   const needsDb = plan.stages.length > 0;
   const results = needsDb ? (await import('../../results/index.js')).openResults(dbFile) : null;
   try {
-    const r = await runPlan(plan, {
+    const r = await runPlan(slurm?.ok ? slurm.value.plan : plan, {
       store,
       results,
       emit,
@@ -165,6 +181,8 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
       drain: interrupt.drain,
       kill: interrupt.kill,
       argv: process.argv.slice(2),
+      runId,
+      ...(slurm?.ok ? { executor: slurm.value.executor(emit, results) } : {}),
       ...(opts.executor === 'subprocess'
         ? {
             executor: (await import('../../exec/executors/subprocess.js')).subprocessExecutor({

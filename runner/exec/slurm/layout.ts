@@ -4,7 +4,7 @@
  * placed on Slurm, and what is refused under Slurm (servers pefuse starts itself).
  */
 import { join } from 'node:path';
-import { stageResource } from '../../plan/stage.js';
+import { stageResource, stageShardUnit } from '../../contract/stage.js';
 import type { Plan, PlannedStage } from '../../plan/types.js';
 import { isJsonObject, type JsonObject } from '../../util/json.js';
 import { shardCommand } from './command.js';
@@ -35,6 +35,7 @@ export function placePlan(plan: Plan, o: SlurmOptions): PlacedStage[] {
           kind: stage.node.kind,
           resource: stageResource(stage.definition, stage.node),
           items: stage.node.items,
+          unit: stageShardUnit(stage.definition, stage.node),
         },
         o,
       ),

@@ -2,12 +2,13 @@
  * Where each stage of a plan runs under `--executor slurm`, and how it is cut into shards:
  *
  *   HTTP stage (an MLLM behind a server the user runs) ──▶ submit host (its endpoint, its window)
+ *   a stage whose work does not split (the contract's shard unit `none`) ──▶ submit host
  *   no item list before it runs, or a CPU stage of at most `local_max_items` items ──▶ submit host
  *   a GPU stage, or a larger CPU stage ──▶ one `sbatch --array` of ⌈items / shard_size⌉ shards
  *
  * Pure: the dry run (`pefuse plan --executor slurm`) and the executor place stages the same way.
  */
-import type { StageResource } from '../../plan/stage.js';
+import type { StageResource } from '../../contract/stage.js';
 import type { SlurmOptions } from './options.js';
 
 /** Shard `index` of `count` covers items [first, first + size) of the stage's item order. */
@@ -25,11 +26,14 @@ export interface PlaceInput {
   kind: string;
   resource: StageResource;
   items: number | null;
+  /** How the stage's work splits (the stage contract); `none`: it does not, it runs where it is. */
+  unit: 'item' | 'chunk' | 'none';
 }
 
 export function placeStage(s: PlaceInput, o: SlurmOptions): Placement {
   if (s.resource === 'http')
     return { where: 'local', why: 'HTTP stage: runs on the submit host, against its endpoint' };
+  if (s.unit === 'none') return { where: 'local', why: 'not split into shards: runs on the submit host' };
   if (s.items === null || s.items === 0)
     return { where: 'local', why: 'no item list to shard: runs on the submit host' };
   const gpu = s.resource === 'gpu';

@@ -92,15 +92,23 @@ describe('shards and placement', () => {
 
   it('HTTP stages and item-less stages stay on the submit host; GPU stages always go to Slurm', () => {
     const o = slurmOptions({ shard_size: 100, local_max_items: 50 });
-    expect(placeStage({ kind: 'mllm.compose', resource: 'http', items: 10_000 }, o).where).toBe('local');
-    expect(placeStage({ kind: 'metrics', resource: 'cpu', items: null }, o).where).toBe('local');
-    expect(placeStage({ kind: 'score', resource: 'cpu', items: 50 }, o).where).toBe('local');
-    expect(placeStage({ kind: 'embed.image', resource: 'cpu', items: 250 }, o)).toMatchObject({
+    expect(placeStage({ kind: 'mllm.compose', resource: 'http', items: 10_000, unit: 'item' }, o).where).toBe(
+      'local',
+    );
+    expect(placeStage({ kind: 'metrics', resource: 'cpu', items: null, unit: 'none' }, o).where).toBe(
+      'local',
+    );
+    expect(placeStage({ kind: 'score', resource: 'cpu', items: 5000, unit: 'none' }, o)).toEqual({
+      where: 'local',
+      why: 'not split into shards: runs on the submit host',
+    });
+    expect(placeStage({ kind: 'score', resource: 'cpu', items: 50, unit: 'chunk' }, o).where).toBe('local');
+    expect(placeStage({ kind: 'embed.image', resource: 'cpu', items: 250, unit: 'chunk' }, o)).toMatchObject({
       where: 'slurm',
       gpu: false,
       why: '250 items in 3 shards of ≤ 100',
     });
-    expect(placeStage({ kind: 'diffusion.edit', resource: 'gpu', items: 3 }, o)).toMatchObject({
+    expect(placeStage({ kind: 'diffusion.edit', resource: 'gpu', items: 3, unit: 'item' }, o)).toMatchObject({
       where: 'slurm',
       gpu: true,
       shards: [{ index: 0, first: 0, size: 3 }],
