@@ -97,11 +97,11 @@ export type RunEvent =
     })
   /**
    * `--executor slurm`: a stage's job array was submitted, re-attached to after a restart, a shard
-   * started running, finished, failed and is resubmitted, or failed for good.
+   * started running, finished, failed and is resubmitted, failed for good, or was cancelled (scancel).
    */
   | (StageRef & {
       type: 'slurm-job';
-      action: 'submitted' | 'attached' | 'running' | 'done' | 'resubmitting' | 'failed';
+      action: 'submitted' | 'attached' | 'running' | 'done' | 'resubmitting' | 'failed' | 'cancelled';
       /** The array's job id. */
       job: string;
       /** Shard indices (= array task ids) the event is about. */

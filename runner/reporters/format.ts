@@ -86,6 +86,8 @@ export function slurmJobText(e: Extract<RunEvent, { type: 'slurm-job' }>): strin
       return `job ${e.job}: ${which} ${e.message ?? 'failed'}; resubmitting`;
     case 'failed':
       return `job ${e.job}: ${which} ${e.message ?? 'failed'}; no attempts left`;
+    case 'cancelled':
+      return `job ${e.job} cancelled (scancel): ${which}`;
     case 'running':
     case 'done':
       return null;

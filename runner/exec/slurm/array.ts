@@ -41,6 +41,7 @@ export type ArrayNotice =
   | { type: 'state'; job: ShardJob; reason: string | null }
   | { type: 'shard-done'; job: ShardJob }
   | { type: 'shard-failed'; job: ShardJob; willResubmit: boolean; why: string }
+  | { type: 'cancelled'; job: string; shards: number[] }
   | { type: 'poll-error'; message: string };
 
 export interface ArrayStage {
@@ -201,6 +202,12 @@ export async function runArray(stage: ArrayStage, deps: ArrayDeps): Promise<Arra
   const cancelLive = async () => {
     const jobs = [...new Set([...current.values()].map((j) => j.job))];
     if (jobs.length > 0) await client.cancel(jobs);
+    for (const job of jobs)
+      notify({
+        type: 'cancelled',
+        job,
+        shards: [...current.values()].filter((j) => j.job === job).map((j) => j.shard),
+      });
     for (const j of current.values()) {
       j.state = 'CANCELLED';
       j.finishedAt = new Date();

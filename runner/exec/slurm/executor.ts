@@ -157,6 +157,10 @@ async function runOnSlurm(
           message: x.why,
         });
         return;
+      case 'cancelled':
+        job.log(`[slurm] scancel ${x.job} (shards ${x.shards.join(',')})`);
+        o.emit({ ...ref, type: 'slurm-job', action: 'cancelled', job: x.job, shards: x.shards, of: n });
+        return;
       case 'poll-error':
         job.log(`[slurm] ${x.message} (polling again)`);
         return;
