@@ -14,8 +14,8 @@
  * loses only the items in flight; the next submission (or the next run) resumes from the journal.
  */
 import { readFile } from 'node:fs/promises';
+import { type Failure, failure } from '../../contract/failure.js';
 import { sleep } from '../../util/sleep.js';
-import { type Failure, failure } from '../failure.js';
 import { type SlurmClient, type TaskState, TERMINAL_STATES } from './client.js';
 import { appendJob, type JobRecord, readExit, readJobs } from './jobs.js';
 import type { SlurmOptions } from './options.js';

@@ -194,7 +194,7 @@ async function runOnSlurm(
         if (code === 2) return false;
         if (code !== 1) return true;
         const r = await readShardResult(job.shardsDir, s.key, { shard, of: n }, '');
-        return r.failure !== null && r.failure.retryable;
+        return r.failure?.retryable === true;
       },
     },
   );

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { StageKey } from '../../../runner/plan/stage.js';
+import type { StageKey } from '../../../runner/contract/stage.js';
 import { openResults } from '../../../runner/results/index.js';
 import { tempDir } from '../../helpers/cli.js';
 
