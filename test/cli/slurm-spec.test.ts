@@ -119,7 +119,7 @@ describe('the slurm: block', () => {
       'slurm: 17 stages as job arrays (51 shards), 73 on the submit host, 0 cached or not run',
     );
     expect(r.stdout).toMatch(/slurm: the cache .* is on \S+/);
-    expect(r.stdout).toContain('    24 × metrics        no item list to shard: runs on the submit host');
+    expect(r.stdout).toContain('    24 × metrics        not split into shards: runs on the submit host');
     const script = r.stdout.slice(r.stdout.indexOf('# ---- embed.image gallery-embed'));
     const key = /gallery-embed (\w{12})/.exec(script)![1]!;
     expect(script).toContain(`#SBATCH --job-name=pefuse-embed.image-${key}`);
