@@ -87,7 +87,7 @@ export function slurmJobText(e: Extract<RunEvent, { type: 'slurm-job' }>): strin
     case 'failed':
       return `job ${e.job}: ${which} ${e.message ?? 'failed'}; no attempts left`;
     case 'cancelled':
-      return `job ${e.job} cancelled (scancel): ${which}`;
+      return `job ${e.job} cancelled (scancel): ${e.message ?? which}`;
     case 'running':
     case 'done':
       return null;

@@ -108,8 +108,20 @@ export async function runArray(stage: ArrayStage, deps: ArrayDeps): Promise<Arra
   };
 
   // 1. Earlier submissions (a restarted orchestrator): the latest job of each shard.
-  const earlier = (await readJobs(stage.stageDir)).filter((r) => r.of === stage.shards);
-  seq = earlier.length;
+  const recorded = await readJobs(stage.stageDir);
+  const earlier = recorded.filter((r) => r.of === stage.shards);
+  seq = recorded.length;
+  // Jobs of another cut of this stage (the shard size changed since): their shards are not these
+  // shards; those still queued or running are cancelled rather than left to duplicate the work.
+  const otherCut = [...new Set(recorded.filter((r) => r.of !== stage.shards).map((r) => r.job))];
+  if (otherCut.length > 0) {
+    const st = await client.states(otherCut);
+    const live = st.ok ? [...new Set(st.value.filter(isLive).map((t) => t.jobId))] : [];
+    if (live.length > 0) {
+      await client.cancel(live);
+      for (const job of live) notify({ type: 'cancelled', job, shards: [] });
+    }
+  }
   for (const r of earlier)
     r.shards.forEach((shard, i) => {
       attempts.set(shard, Math.max(attempts.get(shard) ?? 0, r.attempts[i] ?? 1));

@@ -98,6 +98,7 @@ async function runOnSlurm(
   const items = s.node.items ?? 0;
   const sizeOf = (i: number) => Math.floor(((i + 1) * items) / n) - Math.floor((i * items) / n);
   let doneItems = 0;
+  let pollErrors = 0;
   const onNotice = (x: ArrayNotice) => {
     switch (x.type) {
       case 'submitted':
@@ -121,6 +122,7 @@ async function runOnSlurm(
         o.emit({ ...ref, type: 'slurm-job', action: 'attached', job: x.job, shards: x.shards, of: n });
         return;
       case 'state':
+        pollErrors = 0;
         if (x.job.state === 'RUNNING')
           o.emit({
             ...ref,
@@ -159,10 +161,27 @@ async function runOnSlurm(
         return;
       case 'cancelled':
         job.log(`[slurm] scancel ${x.job} (shards ${x.shards.join(',')})`);
-        o.emit({ ...ref, type: 'slurm-job', action: 'cancelled', job: x.job, shards: x.shards, of: n });
+        o.emit({
+          ...ref,
+          type: 'slurm-job',
+          action: 'cancelled',
+          job: x.job,
+          shards: x.shards,
+          of: n,
+          ...(x.shards.length === 0
+            ? { message: 'a job of an earlier cut of this stage (another shard_size)' }
+            : {}),
+        });
         return;
       case 'poll-error':
         job.log(`[slurm] ${x.message} (polling again)`);
+        // Said to the user once, then every 30th time in a row (a controller down for a while).
+        if (pollErrors++ % 30 === 0)
+          o.emit({
+            type: 'warning',
+            key: s.key,
+            message: `slurm: ${x.message} (polling again every ${o.options.pollMs / 1000} s)`,
+          });
         return;
     }
   };

@@ -51,9 +51,15 @@ export function placeStage(s: PlaceInput, o: SlurmOptions): Placement {
   };
 }
 
+/**
+ * Shards per stage at most: Slurm's default `MaxArraySize` (1001) allows task ids 0–1000. A stage with
+ * more items than `shard_size` × this gets larger shards rather than a refused submission.
+ */
+export const MAX_SHARDS = 1000;
+
 /** Contiguous shards of at most `size` items, as even as possible (160 by 100 → 80 + 80, not 100 + 60). */
 export function shardsOf(items: number, size: number): Shard[] {
-  const count = Math.max(1, Math.ceil(items / size));
+  const count = Math.min(MAX_SHARDS, Math.max(1, Math.ceil(items / size)));
   const base = Math.floor(items / count);
   const extra = items % count;
   const out: Shard[] = [];

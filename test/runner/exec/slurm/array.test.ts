@@ -205,4 +205,29 @@ describe.skipIf(SKIP !== null)('runArray on localhost Slurm', () => {
     expect((await readJobs(stage.dir)).length).toBe(1);
     for (const s of [0, 1]) expect(existsSync(join(stage.dir, `out-${s}.txt`))).toBe(true);
   });
+
+  it(
+    title('jobs of an earlier cut of the stage (another shard count) still running are cancelled'),
+    async () => {
+      const stage = shellStage('echo "shard $1" > out-$1.txt', 2);
+      const client = counting();
+      const old = await stage.writeScript([0], 1);
+      const id = await client.submit(old);
+      if (!id.ok) throw new Error(id.error);
+      // Recorded as shard 0 of 3: a cut this run does not use.
+      await appendJob(stage.dir, {
+        job: id.value,
+        shards: [0],
+        attempts: [1],
+        of: 3,
+        submitted_at: new Date().toISOString(),
+      });
+      const notices: ArrayNotice[] = [];
+      const r = await runArray(stage, { client, options, notify: (n) => notices.push(n) });
+      expect(r.ok, r.failure?.message).toBe(true);
+      expect(client.cancels[0]).toEqual([id.value]);
+      expect(notices[0]).toEqual({ type: 'cancelled', job: id.value, shards: [] });
+      expect(client.submits).toBe(2);
+    },
+  );
 });

@@ -88,6 +88,11 @@ describe('shards and placement', () => {
     ]);
     expect(shardsOf(7, 3).map((s) => s.size)).toEqual([3, 2, 2]);
     expect(shardsOf(5, 500)).toEqual([{ index: 0, first: 0, size: 5 }]);
+    // At most 1000 shards (Slurm's default MaxArraySize): larger shards instead.
+    const many = shardsOf(1_000_000, 10);
+    expect([many.length, many[0]!.size, many.at(-1)!.first + many.at(-1)!.size]).toEqual([
+      1000, 1000, 1_000_000,
+    ]);
   });
 
   it('HTTP stages and item-less stages stay on the submit host; GPU stages always go to Slurm', () => {
