@@ -135,8 +135,10 @@ async function runOnSlurm(
           });
         return;
       case 'shard-done':
+        // Item stages show progress as their journals are adopted (item-done); chunks count silently,
+        // so their progress is the items of the shards done.
         doneItems += sizeOf(x.job.shard);
-        job.ctx.notify?.({ type: 'progress', done: doneItems, total: items });
+        if (job.unit === 'chunk') job.ctx.notify?.({ type: 'progress', done: doneItems, total: items });
         o.emit({
           ...ref,
           type: 'slurm-job',
