@@ -142,6 +142,23 @@ describe('the slurm: block', () => {
     expect(script).not.toContain('--gres');
   });
 
+  it('a server pefuse starts itself (mllm.server) is refused under Slurm, with what to do instead', async () => {
+    const dir = specDir(`experiment: t
+datasets:
+  - { name: synthetic, n_gallery: 60, n_queries: 20 }
+mode: t2i
+mllm: { backend: vllm, model: Qwen/Qwen2.5-VL-7B-Instruct, server: {} }
+retrieval: { backend: dummy, model: d }
+`);
+    const r = await pefuse(['--cache', join(dir, 'cache'), 'plan', 'spec.yaml', '--executor', 'slurm'], {
+      cwd: dir,
+    });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      'slurm: refused: the spec asks pefuse to start the MLLM server itself (mllm.server), which --executor slurm does not do in this version: start the server yourself (on a GPU node, or as its own Slurm job) and give its URL as mllm.endpoint',
+    );
+  });
+
   it('plan without --executor slurm prints no scripts; an unknown executor is a usage error', async () => {
     const cache = tempDir('pefuse-slurm-plan-');
     const r = await pefuse(['--cache', cache, 'plan', DEMO]);

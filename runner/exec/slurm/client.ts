@@ -91,7 +91,8 @@ export function commandClient(run: CommandRunner = runCommand()): SlurmClient {
     async available() {
       const r = await run('sbatch', ['--version']);
       if (r.missing) return 'sbatch is not on PATH (is this a Slurm submit host? try `module load slurm`)';
-      if (r.code !== 0) return `sbatch --version failed: ${firstLine(r.stderr || r.stdout)}`;
+      if (r.code !== 0)
+        return `Slurm is not usable from this host (no slurm.conf? SLURM_CONF unset?): sbatch --version failed: ${firstLine(r.stderr || r.stdout)}`;
       return null;
     },
     async submit(scriptFile) {
