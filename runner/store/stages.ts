@@ -59,8 +59,9 @@ export class FsStageStore implements StageStore {
       if (isErrno(e, 'ENOENT')) return ok(null);
       throw e;
     }
-    const problem = manifestProblem(text, key);
-    if (problem === null) return ok(JSON.parse(text) as StageManifest);
+    const parsed = parseManifest(text, key);
+    if (typeof parsed !== 'string') return ok(parsed);
+    const problem = parsed;
     return err(
       failure(
         'cache-corrupt',
@@ -184,8 +185,8 @@ export class FsStageStore implements StageStore {
   }
 }
 
-/** Why a manifest text is not a valid manifest for `key`, or null when it is. */
-function manifestProblem(text: string, key: StageKey): string | null {
+/** The manifest a text holds for `key` (parsed once), or why it is not a valid one. */
+function parseManifest(text: string, key: StageKey): StageManifest | string {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -197,5 +198,5 @@ function manifestProblem(text: string, key: StageKey): string | null {
     return `format ${JSON.stringify(v.format)} instead of "${MANIFEST_FORMAT}"`;
   if (v.key !== key) return 'key does not match its directory';
   if (!Array.isArray(v.items) || !isJsonObject(v.record)) return 'items or record missing';
-  return null;
+  return v as unknown as StageManifest;
 }

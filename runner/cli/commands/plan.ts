@@ -1,6 +1,5 @@
 /** `pefuse plan SPEC [--json]`: points, stages per kind, and for each stage cached or why it runs. */
 import type { Command } from 'commander';
-import { cpuDiffusionNote, showPrompts } from '../../../stages/catalog.js';
 import { resolveGpus } from '../../exec/resources.js';
 import { planJson, planText } from '../../plan/view.js';
 import type { CliIo } from '../io.js';
@@ -38,6 +37,8 @@ export function registerPlan(program: Command, io: CliIo, setExit: (code: number
         setExit(EXIT_USAGE);
         return;
       }
+      // Loaded by planSpec already: the catalog holds no stage code (stages/catalog.ts).
+      const { cpuDiffusionNote, showPrompts } = await import('../../../stages/catalog.js');
       if (opts.showPrompt) {
         printDiagnostics(io, r.value.warnings);
         io.stdout(await showPrompts(r.value.stages));

@@ -25,6 +25,7 @@ import {
 } from '../io.js';
 import { intOption, limitOverrides } from '../limit.js';
 import { cacheRootOf, collect, dbFileOf, planSpec, printDiagnostics } from '../planning.js';
+import { provenForCachedRun, settleRecording } from '../recording.js';
 
 interface RunOptions {
   set: string[];
@@ -153,7 +154,13 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
   if (outputPipeClosed()) process.emit('SIGINT', 'SIGINT');
   const store = openStore(cacheRoot);
   const needsDb = plan.stages.length > 0;
-  const results = needsDb ? (await import('../../results/index.js')).openResults(dbFile) : null;
+  // A fully cached run of a plan the database provably holds leaves DuckDB closed (recording.ts).
+  const proven = needsDb && refused.length === 0 ? await provenForCachedRun(plan, dbFile) : null;
+  const results =
+    needsDb && proven === null ? (await import('../../results/index.js')).openResults(dbFile) : null;
+  const startedAt = new Date();
+  const runId = `${startedAt.toISOString()}-${process.pid}`;
+  const argv = process.argv.slice(2);
   try {
     const r = await runPlan(plan, {
       store,
@@ -164,7 +171,8 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
       retry: { retries, backoffMs: exponentialBackoff(1_000) },
       drain: interrupt.drain,
       kill: interrupt.kill,
-      argv: process.argv.slice(2),
+      runId,
+      argv,
       ...(opts.executor === 'subprocess'
         ? {
             executor: (await import('../../exec/executors/subprocess.js')).subprocessExecutor({
@@ -174,6 +182,20 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
           }
         : {}),
     });
+    const recorded = needsDb
+      ? await settleRecording({
+          plan,
+          dbFile,
+          summary: r,
+          results,
+          proven,
+          runId,
+          startedAt,
+          argv,
+          store,
+          emit,
+        })
+      : null;
     interrupt.finished();
     reporter.close();
     const finished = plan.stages.filter((s) => {
@@ -193,8 +215,8 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
     if (r.ok) {
       if (reporterName !== 'json')
         io.stdout(
-          results
-            ? resultsLine(results)
+          recorded
+            ? resultsLine(recorded)
             : `results: ${dbFile} (\`pefuse status\` shows the metrics of every point)\n`,
         );
       return EXIT_OK;
