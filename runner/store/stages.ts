@@ -4,6 +4,7 @@
  * a stage computed in shards by other processes: `description.json` (the stage as data) and
  * `shards/journal.<i>-of-<n>.jsonl` (one journal per shard: several processes, no shared writer).
  */
+import { readFileSync } from 'node:fs';
 import { readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DESCRIPTION_FILE, parseDescription, type StageDescription } from '../contract/description.js';
@@ -54,7 +55,9 @@ export class FsStageStore implements StageStore {
     const path = this.manifestPath(key);
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      // Synchronous: a manifest is small, and planning reads one per stage (tens of thousands in big
+      // sweeps); four thread-pool round trips per file cost more than the read itself.
+      text = readFileSync(path, 'utf8');
     } catch (e) {
       if (isErrno(e, 'ENOENT')) return ok(null);
       throw e;
