@@ -2,9 +2,12 @@
  * Sweepable parameter paths and their schemas, derived from the spec schema so that the two never
  * drift: `mllm.temperature` is sweepable because `definitions.mllm.properties.temperature` exists.
  */
-import { PARAM_VALIDATORS } from '../spec/compiled/params.js';
 import schema from '../spec/spec.schema.json' with { type: 'json' };
 import { SWEEPABLE_BLOCKS } from '../spec/types.js';
+import { specValidators } from '../util/vendor.js';
+
+// The compiled CLI loads the validators from their code-cached bundle (runner/util/vendor.ts).
+const { PARAM_VALIDATORS } = specValidators() ?? (await import('../spec/compiled/params.js'));
 
 interface SchemaNode {
   properties?: Record<string, SchemaNode>;

@@ -33,23 +33,46 @@ export function runBundle(file: string, cachedData?: Buffer): { exports: unknown
   return { exports: module.exports, script };
 }
 
-/** The bundle `dist/vendor/<file>` (this module compiled lives in dist/runner/util/), else `pkg`. */
-function vendored<T>(name: string, pkg: string): T {
-  if (import.meta.url.endsWith('.js')) {
-    const file = fileURLToPath(new URL(`../../vendor/${name}`, import.meta.url));
-    if (existsSync(file)) {
-      let cache: Buffer | undefined;
-      try {
-        cache = readFileSync(`${file}.v8cache`);
-      } catch {
-        // no cache: compile as usual
-      }
-      return runBundle(file, cache).exports as T;
-    }
-  }
-  return require(pkg) as T;
+/** `dist/vendor/<name>` when it exists (this module compiled lives in dist/runner/util/), else null. */
+function bundleFile(name: string): string | null {
+  if (!import.meta.url.endsWith('.js')) return null;
+  const file = fileURLToPath(new URL(`../../vendor/${name}`, import.meta.url));
+  return existsSync(file) ? file : null;
 }
 
+/** A bundle's exports, run with its code cache when there is one. */
+function runCached(file: string): unknown {
+  let cache: Buffer | undefined;
+  try {
+    cache = readFileSync(`${file}.v8cache`);
+  } catch {
+    // no cache: compile as usual
+  }
+  return runBundle(file, cache).exports;
+}
+
+/** The bundle `dist/vendor/<name>`, else the package `pkg`. */
+function vendored<T>(name: string, pkg: string): T {
+  const file = bundleFile(name);
+  return (file ? runCached(file) : require(pkg)) as T;
+}
+
+type SpecValidators = Pick<typeof import('../spec/compiled/spec.js'), 'validateSpec'> &
+  Pick<typeof import('../spec/compiled/params.js'), 'PARAM_VALIDATORS'>;
+
+/**
+ * The compiled spec validators from their code-cached bundle (compiled CLI), or null: then the
+ * caller imports the ES modules in runner/spec/compiled/ (TypeScript sources, tests).
+ */
+export function specValidators(): SpecValidators | null {
+  if (validators === undefined) {
+    const file = bundleFile('validators.cjs');
+    validators = file ? (runCached(file) as SpecValidators) : null;
+  }
+  return validators;
+}
+
+let validators: SpecValidators | null | undefined;
 let yamlModule: YamlModule | undefined;
 let duckModule: DuckDbModule | undefined;
 
