@@ -83,10 +83,8 @@ export async function settleRecording(o: SettleOptions): Promise<ResultsDb | nul
     }
     return recordOutcomes(o);
   }
-  const db = o.results;
-  if (db && summary.ok && finished && db.writeError === null && db.closedIdentity)
-    await deferred.writeProof(o.dbFile, db.closedIdentity, deferred.recordedDigest(plan, finished));
-  return db;
+  if (o.results) await proveRecorded(o, o.results);
+  return o.results;
 }
 
 /** Records a finished run's outcomes the way the executor does while it runs (stages in plan order). */
@@ -105,5 +103,14 @@ async function recordOutcomes(o: SettleOptions): Promise<ResultsDb> {
     if (outcome) recorder.stage(s, outcome);
   }
   await recorder.finish(o.summary.ok ? 'ok' : o.summary.interrupted ? 'interrupted' : 'failed');
+  await proveRecorded(o, db);
   return db;
+}
+
+/** Writes the proof when the run recorded every stage of its plan (see deferred.ts). */
+async function proveRecorded(o: SettleOptions, db: ResultsDb): Promise<void> {
+  const finished = finishedTimes(o.plan, o.summary);
+  if (!o.summary.ok || !finished || db.writeError !== null || !db.closedIdentity) return;
+  const { recordedDigest, writeProof } = await import('../results/deferred.js');
+  await writeProof(o.dbFile, db.closedIdentity, recordedDigest(o.plan, finished));
 }
