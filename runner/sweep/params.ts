@@ -4,10 +4,7 @@
  */
 import schema from '../spec/spec.schema.json' with { type: 'json' };
 import { SWEEPABLE_BLOCKS } from '../spec/types.js';
-import { specValidators } from '../util/vendor.js';
-
-// The compiled CLI loads the validators from their code-cached bundle (runner/util/vendor.ts).
-const { PARAM_VALIDATORS } = specValidators() ?? (await import('../spec/compiled/params.js'));
+import { PARAM_VALIDATORS } from '../spec/validators.js';
 
 interface SchemaNode {
   properties?: Record<string, SchemaNode>;

@@ -9,7 +9,7 @@
  * loading `yaml` and parsing a spec cost a fresh process. A cache V8 rejects (another Node version)
  * is ignored: the bundle then compiles as any script.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,11 +33,20 @@ export function runBundle(file: string, cachedData?: Buffer): { exports: unknown
   return { exports: module.exports, script };
 }
 
-/** `dist/vendor/<name>` when it exists (this module compiled lives in dist/runner/util/), else null. */
-function bundleFile(name: string): string | null {
+/**
+ * `dist/vendor/<name>` (this module compiled lives in dist/runner/util/) when it exists and was written
+ * after `source` (ctime: npm gives the files it extracts an old mtime) — the package.json of what it
+ * packs, or the compiled validators it copies. A package updated or validators rebuilt without
+ * `npm run build` are then used directly. Else null.
+ */
+function bundleFile(name: string, source: URL): string | null {
   if (!import.meta.url.endsWith('.js')) return null;
   const file = fileURLToPath(new URL(`../../vendor/${name}`, import.meta.url));
-  return existsSync(file) ? file : null;
+  try {
+    return statSync(file).mtimeMs >= statSync(source).ctimeMs ? file : null;
+  } catch {
+    return null;
+  }
 }
 
 /** A bundle's exports, run with its code cache when there is one. */
@@ -51,28 +60,21 @@ function runCached(file: string): unknown {
   return runBundle(file, cache).exports;
 }
 
+/**
+ * The exports of the bundle `dist/vendor/<name>` (see bundleFile for `source`), or null when there is
+ * none (TypeScript sources, tests) or it is stale.
+ */
+export function bundleExports(name: string, source: URL): unknown {
+  const file = bundleFile(name, source);
+  return file ? runCached(file) : null;
+}
+
 /** The bundle `dist/vendor/<name>`, else the package `pkg`. */
 function vendored<T>(name: string, pkg: string): T {
-  const file = bundleFile(name);
+  const file = bundleFile(name, new URL(`../../../node_modules/${pkg}/package.json`, import.meta.url));
   return (file ? runCached(file) : require(pkg)) as T;
 }
 
-type SpecValidators = Pick<typeof import('../spec/compiled/spec.js'), 'validateSpec'> &
-  Pick<typeof import('../spec/compiled/params.js'), 'PARAM_VALIDATORS'>;
-
-/**
- * The compiled spec validators from their code-cached bundle (compiled CLI), or null: then the
- * caller imports the ES modules in runner/spec/compiled/ (TypeScript sources, tests).
- */
-export function specValidators(): SpecValidators | null {
-  if (validators === undefined) {
-    const file = bundleFile('validators.cjs');
-    validators = file ? (runCached(file) as SpecValidators) : null;
-  }
-  return validators;
-}
-
-let validators: SpecValidators | null | undefined;
 let yamlModule: YamlModule | undefined;
 let duckModule: DuckDbModule | undefined;
 
