@@ -1,13 +1,16 @@
 /**
  * The Pillow-exact resize (stages/embed/pil-resize.ts) is bit-exact: against Pillow itself (Debian's
  * python3-pil, when installed) and against the plain one-row-at-a-time form of the same arithmetic, on
- * random images, sizes (down and up), filters and crop windows.
+ * random images, sizes (down and up), filters and crop windows; half of the crops are a multiple of
+ * 8 pixels wide, where both passes run in WebAssembly SIMD (pil-resize-simd.ts), the others take the
+ * JavaScript passes (or the SIMD horizontal one).
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type Filter, pilResizeRgb } from '../../../stages/embed/pil-resize.js';
+import { type Filter, pilResizeRgb, pilResizeRgbJs } from '../../../stages/embed/pil-resize.js';
+import { simdPasses } from '../../../stages/embed/pil-resize-simd.js';
 import { tempDir } from '../../helpers/cli.js';
 
 interface Case {
@@ -33,7 +36,8 @@ function cases(n: number, seed: number, maxSide: number): Case[] {
     const h = int(1, maxSide);
     const outW = int(1, maxSide);
     const outH = int(1, maxSide);
-    const cw = int(1, outW);
+    // Half the crops 8k pixels wide (the SIMD path), half any width.
+    const cw = rnd() < 0.5 && outW >= 8 ? 8 * int(1, Math.floor(outW / 8)) : int(1, outW);
     const ch = int(1, outH);
     const src = new Uint8Array(w * h * 3);
     // Hard edges (0/255) as well as noise: where clipping and negative lobes matter.
@@ -129,6 +133,24 @@ describe('the Pillow-exact resize', () => {
   it('equals the plain form of its arithmetic on 300 random cases', () => {
     for (const c of cases(300, 7, 90))
       expect(Buffer.from(resize(c)).equals(Buffer.from(reference(c)))).toBe(true);
+  });
+
+  it('gives the same bytes with WebAssembly SIMD as with the JavaScript passes (224-wide crops and random ones)', () => {
+    expect(simdPasses()).not.toBeNull(); // Node 20 has WebAssembly SIMD
+    const clip: Case[] = cases(6, 3, 60).map((c, i) => ({
+      ...c,
+      w: 640 - i * 7,
+      h: 480 + i * 5,
+      src: new Uint8Array((640 - i * 7) * (480 + i * 5) * 3).map((_, j) => (j * 2654435761) >>> 24),
+      outW: 298,
+      outH: 224,
+      filter: i % 2 ? 'bilinear' : 'bicubic',
+      crop: { x: 37, y: 0, w: 224, h: 224 },
+    }));
+    for (const c of [...clip, ...cases(300, 13, 120)]) {
+      const js = pilResizeRgbJs(c.src, c.w, c.h, c.outW, c.outH, c.filter, c.crop);
+      expect(Buffer.from(resize(c)).equals(Buffer.from(js))).toBe(true);
+    }
   });
 
   const python = '/usr/bin/python3';
