@@ -88,9 +88,10 @@ describe('plan loads only what planning uses', () => {
     const unexpected = [
       /dist\/runner\/cli\/commands\/(run|report|gc|doctor|status|explain|evaluate|export|tokenize|validate)\.js/,
       /dist\/runner\/exec\/(executor|worker|worker-pool|worker-stage)\.js/,
-      // Other executors (subprocess shards, Slurm) and MLLM server management: loaded where used.
+      // Other executors (subprocess shards, Slurm) and MLLM server management (not its plan-time
+      // settings, server-config.js): loaded where used.
       /dist\/runner\/exec\/(executors|slurm)\//,
-      /dist\/stages\/mllm\/server/,
+      /dist\/stages\/mllm\/(servers|server-launch)\.js/,
       /dist\/runner\/doctor\//,
       /dist\/stages\/datasets\/(cirr|circo|fashioniq|genecis)\.js/,
       /dist\/stages\/(mllm\/client|diffusion\/runner|embed\/model\/identity)\.js/,
