@@ -5,7 +5,9 @@
  *    of 640×480 JPEG files, 16 in flight (each image decoded and resized on one of the preprocessing
  *    workers): goal ≥ PIL. References in the same run: PIL (Debian python3-pil: open →
  *    convert('RGB') → resize BICUBIC → crop → numpy float) in one process and in one per core, sharp's
- *    decode alone, our pipeline one image at a time, and sharp's own resize (not PIL-exact).
+ *    decode alone, the PIL-exact resize alone (one thread), our pipeline one image at a time, and
+ *    sharp's own resize (not PIL-exact). Each round runs every measurement once, rounds interleaved
+ *    (`--repeat N` rounds, default 3), so a drifting load on a shared machine hits them alike.
  * 2. Texts/s for CLIP BPE tokenization (clean + BPE + 77-long rows) of benchmark-like captions:
  *    target ≥ 20,000/s. Reference: the same tokenizer with its BPE cache disabled (naive).
  *    Needs the CLIP vocabulary: $PEFUSE_CLIP_VOCAB or ../shared/tokenizers/clip/.
@@ -17,10 +19,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { PROFILES } from '../stages/embed/model/profiles.js';
-import { normalizeInto, preprocessPixels } from '../stages/embed/preprocess.js';
+import { pilResizeRgb } from '../stages/embed/pil-resize.js';
+import { geometry, normalizeInto, preprocessPixels } from '../stages/embed/preprocess.js';
 import { closePreprocessPools } from '../stages/embed/preprocess-pool.js';
 import { ClipBpeTokenizer, loadClipVocab } from '../stages/embed/tokenizer/clip-bpe.js';
-import { type BenchRow, printTable, repeated, repeats, type Spread, showSpread, spread } from './table.js';
+import { type BenchRow, printTable, repeats, type Spread, showSpread, spread } from './table.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const N_IMAGES = 240;
@@ -60,15 +63,6 @@ async function pool<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): 
   );
 }
 
-/** Seconds of `fn`, `n` times. */
-function timed(n: number, fn: () => Promise<void>): Promise<Spread> {
-  return repeated(n, async () => {
-    const t0 = performance.now();
-    await fn();
-    return (performance.now() - t0) / 1000;
-  });
-}
-
 const PIL_SCRIPT = `
 import sys, os, time
 from multiprocessing import Pool
@@ -102,14 +96,19 @@ if __name__ == '__main__':
     print(' '.join(str(x) for x in out[1:]))
 `;
 
-/** PIL + NumPy on the same files (one warm-up pass, then `reps` timed passes), in `procs` processes. */
-function pilSeconds(dir: string, procs: number, reps: number): Spread | null {
-  const python = ['/usr/bin/python3', 'python3'].find(
-    (p) => spawnSync(p, ['-c', 'import PIL, numpy']).status === 0,
+/** Debian's Python with PIL and NumPy (or a python3 on PATH that has them), or null. */
+function pilPython(): string | null {
+  return (
+    ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import PIL, numpy']).status === 0) ??
+    null
   );
-  if (!python) return null;
-  const r = spawnSync(python, ['-c', PIL_SCRIPT, dir, String(procs), String(reps)], { encoding: 'utf8' });
-  return r.status === 0 ? spread(r.stdout.trim().split(' ').map(Number)) : null;
+}
+
+/** Seconds of one timed PIL + NumPy pass over the files (after one warm-up pass), in `procs` processes. */
+function pilOnce(python: string, dir: string, procs: number): number {
+  const r = spawnSync(python, ['-c', PIL_SCRIPT, dir, String(procs), '1'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`PIL reference failed: ${r.stderr}`);
+  return Number(r.stdout.trim());
 }
 
 async function imageBench(): Promise<void> {
@@ -119,38 +118,83 @@ async function imageBench(): Promise<void> {
   const files = jpegs.map((_, i) => join(dir, `${String(i).padStart(4, '0')}.jpg`));
   const threads = availableParallelism();
   const reps = repeats(3);
+  const python = pilPython();
   const full = async (f: string, t = threads) => {
     const px = await preprocessPixels(f, CFG, t);
     normalizeInto(px, CFG, new Float32Array(3 * 224 * 224), 0);
   };
+  const decode = (f: string) =>
+    sharp(f, { ignoreIcc: true, failOn: 'error' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+  // The resize part alone: the decoded pixels are made once, outside the timing.
+  const decoded = await Promise.all(files.map(decode));
   // Warm-up (JIT in the main thread and the workers, sharp/libvips init, page cache).
   await pool(files, 16, (f) => full(f));
-  const parallel = await timed(reps, () => pool(files, 16, (f) => full(f)));
-  const serial = await timed(reps, async () => {
-    for (const f of files) await full(f, 1);
-  });
-  const decodeOnly = await timed(reps, () =>
-    pool(files, 16, async (f) => {
-      await sharp(f, { ignoreIcc: true, failOn: 'error' })
-        .removeAlpha()
-        .toColourspace('srgb')
-        .raw()
-        .toBuffer();
-    }),
-  );
-  const sharpResize = await timed(reps, () =>
-    pool(files, 16, async (f) => {
-      await sharp(f)
-        .removeAlpha()
-        .resize(298, 224, { fit: 'fill', kernel: 'cubic', fastShrinkOnLoad: false })
-        .extract({ left: 37, top: 0, width: 224, height: 224 })
-        .raw()
-        .toBuffer();
-    }),
-  );
-  const pil = pilSeconds(dir, 1, reps);
-  const pilN = threads > 1 ? pilSeconds(dir, threads, reps) : null;
+  const seconds = async (fn: () => Promise<void> | void) => {
+    const t0 = performance.now();
+    await fn();
+    return (performance.now() - t0) / 1000;
+  };
+  // Every measurement once per round, rounds interleaved: a drifting machine load hits all alike.
+  const series = {
+    parallel: [] as number[],
+    pil: [] as number[],
+    serial: [] as number[],
+    decodeOnly: [] as number[],
+    resizeOnly: [] as number[],
+    sharpResize: [] as number[],
+    pilN: [] as number[],
+  };
+  for (let r = 0; r < reps; r++) {
+    series.parallel.push(await seconds(() => pool(files, 16, (f) => full(f))));
+    if (python) series.pil.push(pilOnce(python, dir, 1));
+    series.serial.push(
+      await seconds(async () => {
+        for (const f of files) await full(f, 1);
+      }),
+    );
+    series.decodeOnly.push(
+      await seconds(() =>
+        pool(files, 16, async (f) => {
+          await decode(f);
+        }),
+      ),
+    );
+    series.resizeOnly.push(
+      await seconds(() => {
+        for (const { data, info } of decoded) {
+          const g = geometry(CFG, info.width, info.height);
+          pilResizeRgb(data, info.width, info.height, g.rw, g.rh, CFG.interpolation, {
+            x: g.left,
+            y: g.top,
+            w: 224,
+            h: 224,
+          });
+        }
+      }),
+    );
+    series.sharpResize.push(
+      await seconds(() =>
+        pool(files, 16, async (f) => {
+          await sharp(f)
+            .removeAlpha()
+            .resize(298, 224, { fit: 'fill', kernel: 'cubic', fastShrinkOnLoad: false })
+            .extract({ left: 37, top: 0, width: 224, height: 224 })
+            .raw()
+            .toBuffer();
+        }),
+      ),
+    );
+    if (python && threads > 1) series.pilN.push(pilOnce(python, dir, threads));
+  }
   rmSync(dir, { recursive: true, force: true });
+  const pil = series.pil.length > 0 ? spread(series.pil) : null;
+  const pilN = series.pilN.length > 0 ? spread(series.pilN) : null;
+  const parallel = spread(series.parallel);
+  const serial = spread(series.serial);
   const ref = pil ?? serial;
   const rate = (s: Spread): Spread => ({
     min: N_IMAGES / s.max,
@@ -173,16 +217,21 @@ async function imageBench(): Promise<void> {
       `goal ≥ PIL (${(ref.median / parallel.median).toFixed(2)}×: ${ref.median >= parallel.median ? 'meets' : 'misses'})`,
     ),
     row('pefuse, one at a time, inline', serial, pil ? '' : 'reference (PIL unavailable)'),
-    row('sharp decode alone, 16 in flight', decodeOnly, 'the decode part alone (same decode as pefuse)'),
+    row(
+      'sharp decode alone, 16 in flight',
+      spread(series.decodeOnly),
+      'the decode part alone (same decode as pefuse)',
+    ),
+    row('PIL-exact resize + crop alone, 1 thread', spread(series.resizeOnly), 'the resize part alone'),
     row(
       'sharp decode + its own resize (not PIL-exact)',
-      sharpResize,
+      spread(series.sharpResize),
       'for scale: off by up to 7/255 (100/255 up)',
     ),
   );
   if (pilN) rows.push(row(`PIL + NumPy, ${threads} processes (multiprocessing)`, pilN, 'PIL on all cores'));
   printTable(
-    `embed: decode + preprocess of ${N_IMAGES} 640×480 JPEG files → CLIP 224 (CHW float32), ${reps} runs each`,
+    `embed: decode + preprocess of ${N_IMAGES} 640×480 JPEG files → CLIP 224 (CHW float32), ${reps} interleaved rounds`,
     rows,
     ['img/s median (min–max)', 'vs PIL', 'note'],
   );

@@ -233,6 +233,10 @@ async function cachedRerun(): Promise<void> {
       [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
       { cwd: ROOT, stdio: 'ignore' },
     );
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle-vendor.mjs')], {
+      cwd: ROOT,
+      stdio: 'ignore',
+    });
   } catch {
     // Type errors elsewhere still emit JavaScript; run with what was built.
   }

@@ -33,24 +33,16 @@ import type {
   StageResource,
 } from '../runner/contract/stage.js';
 import type { DoctorCheck as RunnerDoctorCheck } from '../runner/doctor/checks.js';
-import { dispatchesToWorkers } from '../runner/exec/worker-stage.js';
+import { dispatchesToWorkers } from '../runner/exec/worker-mark.js';
 import type { PlannedStage } from '../runner/plan/types.js';
 import { isJsonObject } from '../runner/util/json.js';
 import { err } from '../runner/util/result.js';
-import { diffusionDoctor } from './diffusion/doctor.js';
 import { type RunnableBackends, resolveFacts } from './fingerprints.js';
 import { HTTP_BACKENDS, isHttpBackend } from './mllm/backends.js';
-import { mllmServerChecks } from './mllm/doctor.js';
 import { chainFor, datasetLabel, type PointFacts } from './pipeline.js';
 
-// For the CLI (`plan`'s CPU note, `doctor`'s diffusers and transformers-MLLM checks): it reaches stage code only through here.
-export {
-  type DiffusionDoctor,
-  type DoctorCheck,
-  diffusionDoctor,
-} from './diffusion/doctor.js';
+// For the CLI (`plan`'s CPU note; `doctor`'s checks are `doctorChecks` below): it reaches stage code only through here.
 export { cpuDiffusionNote } from './diffusion/plan-checks.js';
-export { type MllmProbe, mllmPythonChecks, type ProbeRow } from './mllm/probe.js';
 
 /**
  * A runner whose module is imported on first use. `load` is `() => import('./x/runner.js')`; `pick`
@@ -279,12 +271,17 @@ export const TOOLS = {
  * `pefuse doctor SPEC`: the checks the planned stages call for: each MLLM server's /v1/models, and the
  * diffusers worker's Python (torch, diffusers, CUDA) when a stage runs on it.
  */
-export function doctorChecks(nodes: readonly StageNodeSpec[], env: NodeJS.ProcessEnv): RunnerDoctorCheck[] {
+export async function doctorChecks(
+  nodes: readonly StageNodeSpec[],
+  env: NodeJS.ProcessEnv,
+): Promise<RunnerDoctorCheck[]> {
+  const { mllmServerChecks } = await import('./mllm/doctor.js');
   const checks: RunnerDoctorCheck[] = [...mllmServerChecks(nodes, env)];
   if (nodes.some((n) => n.kind === 'diffusion.edit' && n.backend.startsWith('diffusers')))
     checks.push({
       group: 'python worker (diffusers)',
       async run() {
+        const { diffusionDoctor } = await import('./diffusion/doctor.js');
         const d = await diffusionDoctor(env);
         return d.checks.map((c) => ({
           name: c.name,

@@ -13,7 +13,6 @@ import { requiredBlocks } from '../runner/spec/semantic.js';
 import type { DatasetSpec, PointConfig } from '../runner/spec/types.js';
 import { canonicalJson, type JsonValue } from '../runner/util/json.js';
 import type { DatasetName } from './contracts.js';
-import { loadDataset } from './datasets/index.js';
 import {
   SYNTHETIC_DEFAULTS,
   SYNTHETIC_GENERATOR_VERSION,
@@ -23,7 +22,6 @@ import type { BenchmarkName, FashionIqCategory, GenecisTask } from './datasets/t
 import { SCORE_DEFAULTS } from './defaults.js';
 import { diffusionFakeOf } from './diffusion/params.js';
 import { checkDiffusion } from './diffusion/plan-checks.js';
-import { modelIdentity } from './embed/model/identity.js';
 import { deepestMetricNames, metricDepth } from './metrics/ks.js';
 import { PromptFacts } from './mllm/plan.js';
 import { checkMllmBatch, mllmFakeOf } from './mllm/transformers-plan.js';
@@ -246,6 +244,8 @@ async function datasetFacts(
       unresolved: { reason: `dataset root not found: ${root}`, path: root, variables, span },
     };
   }
+  // The loaders (and the model identity below) load only for specs that use them.
+  const { loadDataset } = await import('./datasets/index.js');
   const loaded = await loadDataset({
     dataset: d.name as BenchmarkName,
     split: d.split === 'test' || d.split === 'test1' ? 'test' : 'val',
@@ -343,6 +343,7 @@ async function retrievalIdentity(
       },
     };
   }
+  const { modelIdentity } = await import('./embed/model/identity.js');
   const id = await modelIdentity(dir, { profile: r.model });
   if (!id.ok) {
     diagnostics.push(diag(`retrieval model folder ${dir}: ${id.error}`, span));

@@ -27,4 +27,11 @@ export default function setup(): void {
   if (!existsSync(`${root}dist/runner/cli/main.js`)) {
     throw new Error(`building the CLI failed:\n${r.stdout}${r.stderr}`);
   }
+  // The one-file bundles the CLI loads at start-up (yaml, DuckDB's API, the validators), as `npm run
+  // build` does last.
+  const b = spawnSync(process.execPath, [`${root}scripts/bundle-vendor.mjs`], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  if (b.status !== 0) throw new Error(`bundling the vendored packages failed:\n${b.stdout}${b.stderr}`);
 }

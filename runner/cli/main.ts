@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from '../util/package.js';
-import { COMMANDS } from './commands/index.js';
+import { COMMANDS, commandsFor } from './commands/index.js';
 import { CliExit, type CliIo, EXIT_FAILURES, EXIT_USAGE, processIo } from './io.js';
 
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
@@ -21,7 +21,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   const setExit = (code: number) => {
     exitCode = code;
   };
-  for (const register of COMMANDS) register(program, io, setExit);
+  // Only the invoked command's module (and what it imports) loads; see commandsFor.
+  const registers = await Promise.all(commandsFor(argv).map((name) => COMMANDS[name]!()));
+  for (const register of registers) register(program, io, setExit);
   // `pefuse help NAME` for a NAME that is no command: say so, instead of the general help alone.
   if (argv[0] === 'help' && argv[1] !== undefined && !program.commands.some((c) => c.name() === argv[1])) {
     const names = program.commands

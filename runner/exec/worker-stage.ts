@@ -20,6 +20,7 @@ import { canonicalJson, isJsonObject, type JsonObject, type JsonValue } from '..
 import { err, ok, type Result } from '../util/result.js';
 import { DEFAULT_TIMEOUTS, type WorkerCommand, type WorkerTimeouts } from './worker.js';
 import { lentWorkers } from './worker-cache.js';
+import { dispatchesToWorkers } from './worker-mark.js';
 import { type PoolItem, runWorkerPool } from './worker-pool.js';
 
 export interface WorkItem {
@@ -44,25 +45,8 @@ export interface WorkerStageOptions {
   cpuWorkers?: number;
 }
 
-/** Runners made by `workerStageRunner`: they claim parked workers themselves (see `parksWorkers`). */
-const WORKER_RUNNERS = new WeakSet<StageRunner>();
-
-/**
- * Whether `run` goes through the worker cache. The executor vacates a granted GPU of parked workers
- * for every other runner, since it would load its model into the same GPU memory in-process.
- */
-export function parksWorkers(run: StageRunner): boolean {
-  return WORKER_RUNNERS.has(run);
-}
-
-/**
- * Marks a runner that dispatches to worker-backed runners only (e.g. by backend) as parking workers
- * too, so the GPU it is granted keeps the workers parked there for it. Returns `run`.
- */
-export function dispatchesToWorkers(run: StageRunner): StageRunner {
-  WORKER_RUNNERS.add(run);
-  return run;
-}
+// The marks live in a module of their own so the stage catalog can mark runners without loading this one.
+export { dispatchesToWorkers, parksWorkers } from './worker-mark.js';
 
 export function workerStageRunner(opts: WorkerStageOptions): StageRunner {
   const runner: StageRunner = async (ctx) => {
@@ -156,7 +140,7 @@ export function workerStageRunner(opts: WorkerStageOptions): StageRunner {
       ...(peak !== undefined ? { peak_mem_mb: peak } : {}),
     });
   };
-  WORKER_RUNNERS.add(runner);
+  dispatchesToWorkers(runner);
   return runner;
 }
 

@@ -4,6 +4,7 @@
 
 import { STAGE_KINDS, type StageKind } from '../contract/stage.js';
 import { renderDiagnostic } from '../diagnostics/render.js';
+import { groupDigits } from '../util/digits.js';
 import type { JsonObject } from '../util/json.js';
 import type { Plan, PlannedStage } from './types.js';
 
@@ -103,11 +104,7 @@ export function planText(plan: Plan, opts: { all: boolean; maxStages?: number })
       String(t.cached),
       String(t.run),
       ...(withU ? [String(t.unresolved)] : []),
-      t.items === null
-        ? kind === 'dataset' || kind === 'metrics'
-          ? '-'
-          : '?'
-        : t.items.toLocaleString('en-US'),
+      t.items === null ? (kind === 'dataset' || kind === 'metrics' ? '-' : '?') : groupDigits(t.items),
     ]);
   }
   out.push(...table(rows, [false, true, true, true, true, true]));

@@ -9,6 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { err, ok } from '../util/result.js';
+import { dbIdentity } from './deferred.js';
 import { duckdb } from './duck.js';
 import type { ResultsError, ResultsResult } from './types.js';
 
@@ -82,6 +83,17 @@ export interface DbSessionOptions {
    * read-write open) before it is read; a file from a newer pefuse is refused with the message returned.
    */
   schemaState?: (conn: DuckDBConnection) => Promise<'current' | 'outdated' | string>;
+  /**
+   * Read-only opens: whether writes wait for the next read-write open (runs a fully cached re-run left,
+   * see deferred.ts). Then one short read-write open records them first; if that fails (a read-only
+   * file), the file is read as it is.
+   */
+  pendingWrites?: () => boolean;
+  /**
+   * After that short read-write open (which only migrates and records waiting runs): the file's
+   * identity when it was opened and when it was closed, so a proof of what it holds can follow it.
+   */
+  afterUpgrade?: (opened: string | null, closed: string | null) => Promise<void>;
 }
 
 /** Serialises every use of the file through one queue; each drain is one open + one transaction. */
@@ -97,6 +109,8 @@ export class DbSession {
    * held for good costs a run one wait in all, not one per batch.
    */
   private gaveUp = false;
+  /** Read-only sessions: whether waiting writes were looked for (once per session). */
+  private pendingChecked = false;
 
   constructor(private readonly opts: DbSessionOptions) {}
 
@@ -129,6 +143,15 @@ export class DbSession {
     this.closeNow();
     return ok(undefined);
   }
+
+  /**
+   * The file's identity taken right after this read-write session last closed it (deferred.ts's
+   * proof), before another process could open it; null while open, or after a failed batch.
+   */
+  closedIdentity: string | null = null;
+
+  /** The file's identity when this read-write session last opened it, before any write of its own. */
+  openedIdentity: string | null = null;
 
   private async drain(): Promise<void> {
     try {
@@ -168,7 +191,7 @@ export class DbSession {
         ),
       );
       for (const q of batch) q.resolve(failed);
-      this.closeNow();
+      this.closeNow(false);
       return;
     }
     batch.forEach((q, i) => {
@@ -183,14 +206,21 @@ export class DbSession {
       return err(this.error('missing', `no results database at ${file} yet: run \`pefuse run SPEC\` first`));
     }
     if (!readOnly) await mkdir(dirname(file), { recursive: true });
+    if (readOnly && !this.pendingChecked) {
+      this.pendingChecked = true;
+      if (this.opts.pendingWrites?.()) await this.upgrade();
+    }
     const { DuckDBInstance } = duckdb();
     const start = Date.now();
     let delay = 20;
     for (;;) {
       try {
         const options: Record<string, string> = readOnly ? { access_mode: 'READ_ONLY' } : {};
+        this.closedIdentity = null;
         this.instance = await DuckDBInstance.create(file, options);
         this.conn = await this.instance.connect();
+        // Holding the file's lock now, before writing anything: what the file was (deferred.ts).
+        this.openedIdentity = readOnly ? null : dbIdentity(file);
         break;
       } catch (e) {
         this.closeNow();
@@ -275,10 +305,12 @@ export class DbSession {
     const writer = new DbSession({ ...rest, readOnly: false, keepOpen: false });
     const r = await writer.run(async () => undefined, false);
     await writer.close();
+    if (r.ok) await this.opts.afterUpgrade?.(writer.openedIdentity, writer.closedIdentity);
     return r;
   }
 
-  private closeNow(): void {
+  private closeNow(clean = true): void {
+    const wasOpen = this.instance !== null;
     try {
       this.conn?.closeSync();
     } catch {
@@ -291,6 +323,7 @@ export class DbSession {
     }
     this.conn = null;
     this.instance = null;
+    if (wasOpen) this.closedIdentity = clean && !this.opts.readOnly ? dbIdentity(this.opts.file) : null;
   }
 
   private error(kind: ResultsError['kind'], message: string): ResultsError {

@@ -10,11 +10,13 @@ import type { JsonValue } from '../util/json.js';
 import { err, ok } from '../util/result.js';
 import { appendRows } from './append.js';
 import { DbSession } from './connection.js';
-import { writeMetrics, writePoints, writeStages } from './ingest.js';
+import { carryProof, hasDeferredRuns } from './deferred.js';
+import { writeExperiment, writeMetrics, writePoints, writeRun, writeStages } from './ingest.js';
 import { LATEST_SCHEMA_VERSION, migrate, newerSchemaProblem, schemaVersion } from './migrations.js';
 import { writeQueryResults } from './query-results.js';
 import { checkRankings, writeRankings } from './rankings.js';
 import { markDeadRuns, readRecorded } from './recorded.js';
+import { replayDeferredRuns } from './replay.js';
 import { VIEWS_DDL } from './schema.js';
 import type {
   ExperimentRow,
@@ -43,8 +45,13 @@ export function openResults(file: string, opts: ResultsOptions = {}): ResultsDb 
         const problem = await migrate(conn, file);
         if (problem !== null) return problem;
         for (const sql of VIEWS_DDL) await conn.run(sql);
+        // Runs that fully cached re-runs left for the database (deferred.ts).
+        await replayDeferredRuns(conn, file);
         return null;
       },
+      pendingWrites: () => hasDeferredRuns(file),
+      // Recording waiting runs changes the file, not what the proof says it holds: carry the proof.
+      afterUpgrade: (opened, closed) => carryProof(file, opened, closed),
       schemaState: async (conn) => {
         const version = await schemaVersion(conn);
         if (version === LATEST_SCHEMA_VERSION) return 'current';
@@ -53,8 +60,6 @@ export function openResults(file: string, opts: ResultsOptions = {}): ResultsDb 
     }),
   );
 }
-
-const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 
 export { paramType, parseMetricName, sideOfRole } from './ingest.js';
 
@@ -74,6 +79,10 @@ class DuckResults implements ResultsDb {
 
   get wroteAny(): boolean {
     return this.#wroteAny;
+  }
+
+  get closedIdentity(): string | null {
+    return this.session.closedIdentity;
   }
 
   /** Every write's outcome passes here, so `writeError` / `wroteAny` tell the run what happened. */
@@ -104,33 +113,11 @@ class DuckResults implements ResultsDb {
   }
 
   recordRun(run: RunRow): Promise<ResultsResult> {
-    return this.write(async (c) => {
-      await c.run(
-        `INSERT INTO runs VALUES ($1, $2, $3, $4::TIMESTAMP, $5::TIMESTAMP, $6, $7, $8::JSON::VARCHAR[])
-         ON CONFLICT (id) DO UPDATE SET finished_at = excluded.finished_at, status = excluded.status`,
-        [
-          run.id,
-          run.experiment,
-          run.specFile,
-          iso(run.startedAt),
-          iso(run.finishedAt),
-          run.status,
-          run.host,
-          JSON.stringify(run.argv ?? []),
-        ],
-      );
-    });
+    return this.write((c) => writeRun(c, run));
   }
 
   recordExperiment(e: ExperimentRow): Promise<ResultsResult> {
-    return this.write(async (c) => {
-      await c.run(
-        `INSERT INTO experiments VALUES ($1, $2, $3, $4, $5::JSON, now()::TIMESTAMP, now()::TIMESTAMP)
-         ON CONFLICT (name) DO UPDATE SET spec_file = excluded.spec_file, spec_sha256 = excluded.spec_sha256,
-           n_points = excluded.n_points, report = excluded.report, updated_at = excluded.updated_at`,
-        [e.name, e.specFile, e.specSha256 ?? null, e.nPoints, JSON.stringify(e.report ?? null)],
-      );
-    });
+    return this.write((c) => writeExperiment(c, e));
   }
 
   recordPoints(

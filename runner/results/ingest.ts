@@ -9,7 +9,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Point } from '../plan/types.js';
 import type { JsonValue } from '../util/json.js';
 import { appendRows, type Cell } from './append.js';
-import type { MetricsInput, StageRow } from './types.js';
+import type { ExperimentRow, MetricsInput, RunRow, StageRow } from './types.js';
 
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 
@@ -31,6 +31,34 @@ export function paramType(v: JsonValue): string {
 /** Query side or gallery side, from the stage's role in the point's chain. */
 export function sideOfRole(role: string): 'query' | 'gallery' {
   return /gallery/i.test(role) ? 'gallery' : 'query';
+}
+
+/** Upserts a run's row (a later call for the same id sets its end and status). */
+export async function writeRun(c: DuckDBConnection, run: RunRow): Promise<void> {
+  await c.run(
+    `INSERT INTO runs VALUES ($1, $2, $3, $4::TIMESTAMP, $5::TIMESTAMP, $6, $7, $8::JSON::VARCHAR[])
+     ON CONFLICT (id) DO UPDATE SET finished_at = excluded.finished_at, status = excluded.status`,
+    [
+      run.id,
+      run.experiment,
+      run.specFile,
+      iso(run.startedAt),
+      iso(run.finishedAt),
+      run.status,
+      run.host,
+      JSON.stringify(run.argv ?? []),
+    ],
+  );
+}
+
+/** Upserts an experiment's row. */
+export async function writeExperiment(c: DuckDBConnection, e: ExperimentRow): Promise<void> {
+  await c.run(
+    `INSERT INTO experiments VALUES ($1, $2, $3, $4, $5::JSON, now()::TIMESTAMP, now()::TIMESTAMP)
+     ON CONFLICT (name) DO UPDATE SET spec_file = excluded.spec_file, spec_sha256 = excluded.spec_sha256,
+       n_points = excluded.n_points, report = excluded.report, updated_at = excluded.updated_at`,
+    [e.name, e.specFile, e.specSha256 ?? null, e.nPoints, JSON.stringify(e.report ?? null)],
+  );
 }
 
 const STAGE_ROW_TYPE = JSON.stringify([

@@ -201,6 +201,11 @@ export interface ResultsDb {
   readonly writeError: ResultsError | null;
   /** Whether at least one write was recorded (a partial recording reads differently from none). */
   readonly wroteAny: boolean;
+  /**
+   * The file's identity taken right after `close()` closed it from read-write use (see
+   * deferred.ts), or null (not closed yet, read-only, or a WAL left beside it).
+   */
+  readonly closedIdentity?: string | null;
   /** Creates the tables and views if needed (the first write does this too). */
   init(): Promise<ResultsResult>;
   recordRun(run: RunRow): Promise<ResultsResult>;

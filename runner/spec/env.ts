@@ -5,9 +5,12 @@
  * An unquoted scalar that is exactly one reference is typed like YAML after substitution, so
  * `temperature: ${env:T}` with T=0.5 is the number 0.5 (quote it to keep a string).
  */
-import { parse as parseYaml } from 'yaml';
+
 import { type Diagnostic, diag } from '../diagnostics/diagnostic.js';
+import { yaml } from '../util/vendor.js';
 import type { LNode, Scalar } from './located.js';
+
+const { parse: parseYaml } = yaml();
 
 type Part = string | { name: string; fallback: Part[] | null };
 

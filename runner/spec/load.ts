@@ -4,13 +4,15 @@
  * input.
  */
 import { dirname, relative, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
 import { type Diagnostic, diag, type SourceSpan } from '../diagnostics/diagnostic.js';
+import { yaml } from '../util/vendor.js';
 import { substituteEnv } from './env.js';
 import { fromYaml, type LNode, mergeInto, type SourceFile } from './located.js';
 import { applyOverride } from './override.js';
 import { readSpecText } from './text.js';
 import { yamlDiagnostic } from './yaml-errors.js';
+
+const { parseDocument } = yaml();
 
 export interface LoadedSpec {
   /** Absolute path of the top-level spec. */

@@ -3,9 +3,12 @@
  * this form so that merging `include:` fragments and applying `--set` overrides keep exact locations,
  * and any later phase (schema, semantics, planning) can point at the source.
  */
-import { type Document, isAlias, isMap, isScalar, isSeq, type Node, Scalar as YamlScalar } from 'yaml';
+import type { Document, Node } from 'yaml';
 import { type Diagnostic, diag, type SourceSpan } from '../diagnostics/diagnostic.js';
 import type { JsonValue } from '../util/json.js';
+import { yaml } from '../util/vendor.js';
+
+const { isAlias, isMap, isScalar, isSeq, Scalar: YamlScalar } = yaml();
 
 export type Scalar = string | number | boolean | null;
 

@@ -2,9 +2,12 @@
  * `--set PATH=VALUE` overrides. The value is typed like a YAML scalar (or flow collection); the path
  * walks maps by key and lists by index. Problems are diagnostics located at `<command line>`.
  */
-import { parseDocument } from 'yaml';
+
 import { type Diagnostic, diag, type SourceSpan } from '../diagnostics/diagnostic.js';
+import { yaml } from '../util/vendor.js';
 import { fromYaml, type LNode } from './located.js';
+
+const { parseDocument } = yaml();
 
 /** Path segments that name JavaScript object internals, never spec keys. */
 const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);

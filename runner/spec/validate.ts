@@ -7,8 +7,8 @@ import type { ErrorObject } from 'ajv';
 import { type Diagnostic, diag } from '../diagnostics/diagnostic.js';
 import { didYouMean } from '../diagnostics/suggest.js';
 import type { JsonValue } from '../util/json.js';
-import { validateSpec } from './compiled/spec.js';
 import { type LNode, nodeAt } from './located.js';
+import { validateSpec } from './validators.js';
 
 /** Human path: `/datasets/0/split` → `datasets[0].split`. */
 export function displayPath(segments: readonly (string | number)[]): string {

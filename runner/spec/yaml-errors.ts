@@ -4,9 +4,12 @@
  * past the problem (an unclosed `[` is reported on the next line). This maps each to a located
  * diagnostic with a hint.
  */
-import { type Document, isMap, isSeq, visit, type YAMLError } from 'yaml';
+import type { Document, YAMLError } from 'yaml';
 import { type Diagnostic, diag, type SourceSpan } from '../diagnostics/diagnostic.js';
+import { yaml } from '../util/vendor.js';
 import { tooDeep } from './located.js';
+
+const { isMap, isSeq, visit } = yaml();
 
 export function yamlDiagnostic(
   e: YAMLError,

@@ -44,8 +44,11 @@ export class FileHistory implements History {
   ): Promise<void> {
     const path = this.pathOf(experiment);
     const lines = await this.readLines(path);
+    // The latest record per role, made canonical once each (not every line of the file).
+    const latest = new Map<string, KeyRecord>();
+    for (const l of lines) latest.set(l.role, l.record);
     const last = new Map<string, string>();
-    for (const l of lines) last.set(l.role, canonicalJson(l.record as unknown as JsonValue));
+    for (const [role, record] of latest) last.set(role, canonicalJson(record as unknown as JsonValue));
     const at = new Date().toISOString();
     const fresh: Line[] = [];
     for (const { role, record } of entries) {

@@ -7,6 +7,7 @@
  */
 import { type Diagnostic, diag, type SourceSpan } from '../diagnostics/diagnostic.js';
 import type { LNode } from '../spec/located.js';
+import { groupDigits } from '../util/digits.js';
 
 /**
  * Most points (datasets × sweep combinations × repeats) a spec may expand to. `npm run bench -- plan`
@@ -49,7 +50,7 @@ export function countSweep(node: LNode | undefined): number {
 }
 
 function fmt(n: number): string {
-  return Number.isFinite(n) && n < 1e21 ? n.toLocaleString('en-US') : 'more than 10^21';
+  return Number.isFinite(n) && n < 1e21 ? groupDigits(n) : 'more than 10^21';
 }
 
 function plural(n: number, one: string, many: string): string {

@@ -2,9 +2,9 @@
  * Sweepable parameter paths and their schemas, derived from the spec schema so that the two never
  * drift: `mllm.temperature` is sweepable because `definitions.mllm.properties.temperature` exists.
  */
-import { PARAM_VALIDATORS } from '../spec/compiled/params.js';
 import schema from '../spec/spec.schema.json' with { type: 'json' };
 import { SWEEPABLE_BLOCKS } from '../spec/types.js';
+import { PARAM_VALIDATORS } from '../spec/validators.js';
 
 interface SchemaNode {
   properties?: Record<string, SchemaNode>;

@@ -73,6 +73,34 @@ describe('heavy modules load only where a command needs them', () => {
   });
 });
 
+describe('plan loads only what planning uses', () => {
+  it("not the other commands, the executor, worker pools, doctor checks or benchmark loaders the demo doesn't use", async () => {
+    const out = join(tempDir('pefuse-load-'), 'loaded.txt');
+    const cache = tempDir('pefuse-load-plan-');
+    const r = await execa(
+      process.execPath,
+      ['--import', PROBE, BIN, '--cache', cache, 'plan', join(REPO_ROOT, 'experiments', 'demo.yaml')],
+      { env: { PEFUSE_LOAD_PROBE: out }, reject: false, stdin: 'ignore' },
+    );
+    expect(r.exitCode).toBe(0);
+    const loaded = readFileSync(out, 'utf8');
+    expect(loaded).toMatch(/dist\/runner\/cli\/commands\/plan\.js/);
+    const unexpected = [
+      /dist\/runner\/cli\/commands\/(run|report|gc|doctor|status|explain|evaluate|export|tokenize|validate)\.js/,
+      /dist\/runner\/exec\/(executor|worker|worker-pool|worker-stage)\.js/,
+      // Other executors (subprocess shards, Slurm) and MLLM server management (not its plan-time
+      // settings, server-config.js): loaded where used.
+      /dist\/runner\/exec\/(executors|slurm)\//,
+      /dist\/stages\/mllm\/(servers|server-launch)\.js/,
+      /dist\/runner\/doctor\//,
+      /dist\/stages\/datasets\/(cirr|circo|fashioniq|genecis)\.js/,
+      /dist\/stages\/(mllm\/client|diffusion\/runner|embed\/model\/identity)\.js/,
+      /node:child_process|node:readline|node:worker_threads/,
+    ].filter((re) => re.test(loaded));
+    expect(unexpected).toEqual([]);
+  });
+});
+
 describe('--version', () => {
   it('prints the package version, also after the global options, without loading the CLI', async () => {
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };

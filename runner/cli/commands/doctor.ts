@@ -3,7 +3,6 @@
  * MLLM endpoint's /v1/models and whether the model is served). Exit 1 when a check fails.
  */
 import type { Command } from 'commander';
-import { doctorChecks } from '../../../stages/catalog.js';
 import { BASE_CHECKS, type CheckResult, type DoctorCheck, runChecks } from '../../doctor/checks.js';
 import type { CliIo } from '../io.js';
 import { EXIT_FAILURES, EXIT_USAGE } from '../io.js';
@@ -30,11 +29,12 @@ export function registerDoctor(program: Command, io: CliIo, setExit: (code: numb
           setExit(EXIT_USAGE);
           return;
         }
+        const { doctorChecks } = await import('../../../stages/catalog.js');
         checks.push(
-          ...doctorChecks(
+          ...(await doctorChecks(
             r.value.stages.map((s) => s.node),
             io.env,
-          ),
+          )),
         );
       }
       const results = await runChecks(checks);

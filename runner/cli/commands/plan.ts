@@ -2,7 +2,6 @@
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
-import { cpuDiffusionNote, showPrompts } from '../../../stages/catalog.js';
 import { resolveGpus } from '../../exec/resources.js';
 import { planJson, planText } from '../../plan/view.js';
 import { CliExit, type CliIo, EXIT_USAGE } from '../io.js';
@@ -50,6 +49,8 @@ export function registerPlan(program: Command, io: CliIo, setExit: (code: number
         setExit(EXIT_USAGE);
         return;
       }
+      // Loaded by planSpec already: the catalog holds no stage code (stages/catalog.ts).
+      const { cpuDiffusionNote, showPrompts } = await import('../../../stages/catalog.js');
       if (opts.showPrompt) {
         printDiagnostics(io, r.value.warnings);
         io.stdout(await showPrompts(r.value.stages));

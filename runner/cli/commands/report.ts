@@ -3,8 +3,9 @@
  * grids and HTML page a spec's `report:` block asks for, from the results database (opened read-only)
  * and the cache. It never runs a stage. Points are the experiment's points of its latest run.
  */
-import { execFileSync } from 'node:child_process';
+
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { packageVersion } from '../../util/package.js';
@@ -159,6 +160,10 @@ function readText(file: string): string | null {
 
 /** The git commit of the folder holding the spec, or null outside a repository. */
 function gitCommit(dir: string): string | null {
+  // node:child_process loads here, not with the CLI (it pulls in much of Node's networking code).
+  const { execFileSync } = createRequire(import.meta.url)(
+    'node:child_process',
+  ) as typeof import('node:child_process');
   try {
     return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] })
       .toString()

@@ -25,6 +25,7 @@ import {
 } from '../io.js';
 import { intOption, limitOverrides } from '../limit.js';
 import { cacheRootOf, collect, dbFileOf, planSpec, printDiagnostics } from '../planning.js';
+import { provenForCachedRun, settleRecording } from '../recording.js';
 
 interface RunOptions {
   set: string[];
@@ -124,7 +125,8 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
     typeof plan.resources.http_concurrency === 'number' ? plan.resources.http_concurrency : 8;
 
   // --executor slurm: preflight (exit 2 on a problem), placement, and the plan it schedules.
-  const runId = `${new Date().toISOString()}-${process.pid}`;
+  const startedAt = new Date();
+  const runId = `${startedAt.toISOString()}-${process.pid}`;
   const slurm =
     opts.executor === 'slurm'
       ? await (await import('../../exec/slurm/setup.js')).setupSlurmRun(plan, {
@@ -169,7 +171,11 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
   if (outputPipeClosed()) process.emit('SIGINT', 'SIGINT');
   const store = openStore(cacheRoot);
   const needsDb = plan.stages.length > 0;
-  const results = needsDb ? (await import('../../results/index.js')).openResults(dbFile) : null;
+  // A fully cached run of a plan the database provably holds leaves DuckDB closed (recording.ts).
+  const proven = needsDb && refused.length === 0 ? await provenForCachedRun(plan, dbFile) : null;
+  const results =
+    needsDb && proven === null ? (await import('../../results/index.js')).openResults(dbFile) : null;
+  const argv = process.argv.slice(2);
   try {
     const r = await runPlan(slurm?.ok ? slurm.value.plan : plan, {
       store,
@@ -180,7 +186,7 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
       retry: { retries, backoffMs: exponentialBackoff(1_000) },
       drain: interrupt.drain,
       kill: interrupt.kill,
-      argv: process.argv.slice(2),
+      argv,
       runId,
       ...(slurm?.ok ? { executor: slurm.value.executor(emit, results) } : {}),
       ...(opts.executor === 'subprocess'
@@ -192,6 +198,20 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
           }
         : {}),
     });
+    const recorded = needsDb
+      ? await settleRecording({
+          plan,
+          dbFile,
+          summary: r,
+          results,
+          proven,
+          runId,
+          startedAt,
+          argv,
+          store,
+          emit,
+        })
+      : null;
     interrupt.finished();
     reporter.close();
     const finished = plan.stages.filter((s) => {
@@ -211,8 +231,8 @@ async function runCommand(spec: string, opts: RunOptions, cmd: Command, io: CliI
     if (r.ok) {
       if (reporterName !== 'json')
         io.stdout(
-          results
-            ? resultsLine(results)
+          recorded
+            ? resultsLine(recorded)
             : `results: ${dbFile} (\`pefuse status\` shows the metrics of every point)\n`,
         );
       return EXIT_OK;

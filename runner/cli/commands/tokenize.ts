@@ -6,7 +6,6 @@
  * per line: `{"ids": [...], "context": [...], "truncated": true|false}` (a blank line is the empty text, so
  * output line N always belongs to input line N).
  */
-import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import type { TextTokenizer } from '../../../stages/embed/tokenizer/tools.js';
 import type { CliIo } from '../io.js';
@@ -123,6 +122,7 @@ export function registerTokenize(program: Command, io: CliIo, setExit: (code: nu
       let n = 0;
       let truncated = 0;
       if (opts.jsonl) {
+        const { createInterface } = await import('node:readline');
         const rl = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
         let lineNo = 0;
         let bad: string | null = null;
