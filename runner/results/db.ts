@@ -11,7 +11,7 @@ import { err, ok } from '../util/result.js';
 import { appendRows } from './append.js';
 import { DbSession } from './connection.js';
 import { carryProof, hasDeferredRuns } from './deferred.js';
-import { writeExperiment, writeMetrics, writePoints, writeRun, writeStages } from './ingest.js';
+import { iso, writeExperiment, writeMetrics, writePoints, writeRun, writeStages } from './ingest.js';
 import { LATEST_SCHEMA_VERSION, migrate, newerSchemaProblem, schemaVersion } from './migrations.js';
 import { writeQueryResults } from './query-results.js';
 import { checkRankings, writeRankings } from './rankings.js';

@@ -11,7 +11,7 @@ import type { JsonValue } from '../util/json.js';
 import { appendRows, type Cell } from './append.js';
 import type { ExperimentRow, MetricsInput, RunRow, StageRow } from './types.js';
 
-const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
+export const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 
 /** `recall_subset@5` → {metric: recall_subset, k: 5}; `map@10/cardinality` → {map, 10, cardinality}. */
 export function parseMetricName(name: string): { metric: string; k: number | null; aspect: string | null } {
