@@ -10,7 +10,7 @@
 import { hostname } from 'node:os';
 import type { EventSink } from '../events/event.js';
 import type { RunSummary } from '../exec/executor.js';
-import type { StageKey } from '../plan/stage.js';
+import type { StageKey } from '../contract/stage.js';
 import type { Plan } from '../plan/types.js';
 import type { ResultsDb } from '../results/types.js';
 import type { Store } from '../store/types.js';

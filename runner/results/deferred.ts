@@ -27,7 +27,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StageKey } from '../plan/stage.js';
+import type { StageKey } from '../contract/stage.js';
 import type { Plan } from '../plan/types.js';
 import { writeAtomic } from '../store/fsutil.js';
 import { canonicalJson, isJsonObject, type JsonValue } from '../util/json.js';
