@@ -181,7 +181,7 @@ function numpyAvailable(): { ok: true; version: string; core: string } | { ok: f
 }
 
 /**
- * Our scorer as a one-file ESM bundle (esbuild, which tsx already brings), so the child starts like the
+ * Our scorer as a one-file ESM bundle (esbuild, a devDependency), so the child starts like the
  * compiled CLI does, without tsx's on-the-fly transpiling in the timed process. It lives under
  * node_modules/.cache so that `onnxruntime-node` resolves as usual.
  */

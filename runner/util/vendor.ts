@@ -1,6 +1,6 @@
 /**
  * The CommonJS packages the CLI loads at start-up, from their one-file bundles in `dist/vendor/`
- * (scripts/bundle-vendor.mjs, written by `npm run build`) when they exist, else from node_modules
+ * (esbuild's, made by scripts/bundle-vendor.mjs in `npm run build`) when they exist, else from node_modules
  * (TypeScript sources, tests): the same code either way, one file to read and compile instead of
  * dozens. Loaded on first use.
  *
