@@ -8,9 +8,9 @@
  *   otherwise ──▶ run recording as always ──▶ every stage recorded? write the proof
  */
 import { hostname } from 'node:os';
+import type { StageKey } from '../contract/stage.js';
 import type { EventSink } from '../events/event.js';
 import type { RunSummary } from '../exec/executor.js';
-import type { StageKey } from '../contract/stage.js';
 import type { Plan } from '../plan/types.js';
 import type { ResultsDb } from '../results/types.js';
 import type { Store } from '../store/types.js';
