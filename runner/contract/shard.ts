@@ -21,11 +21,20 @@ export interface StagePart {
   of: number;
 }
 
+/**
+ * The contiguous run of `n` elements (in the stage's item order) that `part` covers: elements
+ * [first, first + size). The one definition of how a stage is cut into shards (7 by 3 → 2, 2, 3).
+ */
+export function shardRange(n: number, part: StagePart): { first: number; size: number } {
+  const first = Math.floor((part.shard * n) / part.of);
+  return { first, size: Math.floor(((part.shard + 1) * n) / part.of) - first };
+}
+
 /** The elements of `list` that belong to `part` (all of them when `part` is absent). */
 export function shardOf<T>(list: readonly T[], part: StagePart | undefined): T[] {
   if (part === undefined) return [...list];
-  const n = list.length;
-  return list.slice(Math.floor((part.shard * n) / part.of), Math.floor(((part.shard + 1) * n) / part.of));
+  const { first, size } = shardRange(list.length, part);
+  return list.slice(first, first + size);
 }
 
 /** Journal ids of chunk records start with this (no dataset item id does: ids come from annotations). */

@@ -13,7 +13,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failure } from '../../contract/failure.js';
-import type { ShardResult, StagePart } from '../../contract/shard.js';
+import { type ShardResult, type StagePart, shardRange } from '../../contract/shard.js';
 import { type StageKey, stageResource, stageShardUnit } from '../../contract/stage.js';
 import type { RunEvent, StageRef } from '../../events/event.js';
 import type { Plan, PlannedStage } from '../../plan/types.js';
@@ -96,7 +96,7 @@ async function runOnSlurm(
   const ref: StageRef = { key: s.key, kind: s.record.kind, role: s.node.role, backend: s.node.backend };
   const stageDir = stageDirOf(job.cacheRoot, s.key);
   const items = s.node.items ?? 0;
-  const sizeOf = (i: number) => Math.floor(((i + 1) * items) / n) - Math.floor((i * items) / n);
+  const sizeOf = (i: number) => shardRange(items, { shard: i, of: n }).size;
   let doneItems = 0;
   let pollErrors = 0;
   const onNotice = (x: ArrayNotice) => {

@@ -8,6 +8,7 @@
  *
  * Pure: the dry run (`pefuse plan --executor slurm`) and the executor place stages the same way.
  */
+import { shardRange } from '../../contract/shard.js';
 import type { StageResource } from '../../contract/stage.js';
 import type { SlurmOptions } from './options.js';
 
@@ -57,17 +58,14 @@ export function placeStage(s: PlaceInput, o: SlurmOptions): Placement {
  */
 export const MAX_SHARDS = 1000;
 
-/** Contiguous shards of at most `size` items, as even as possible (160 by 100 → 80 + 80, not 100 + 60). */
+/**
+ * Contiguous shards of at most `size` items, as even as possible (160 by 100 → 80 + 80, not 100 + 60),
+ * cut as the shards themselves cut their items (the contract's `shardRange`).
+ */
 export function shardsOf(items: number, size: number): Shard[] {
   const count = Math.min(MAX_SHARDS, Math.max(1, Math.ceil(items / size)));
-  const base = Math.floor(items / count);
-  const extra = items % count;
-  const out: Shard[] = [];
-  let first = 0;
-  for (let index = 0; index < count; index++) {
-    const n = base + (index < extra ? 1 : 0);
-    out.push({ index, first, size: n });
-    first += n;
-  }
-  return out;
+  return Array.from({ length: count }, (_, index) => ({
+    index,
+    ...shardRange(items, { shard: index, of: count }),
+  }));
 }

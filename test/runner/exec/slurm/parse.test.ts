@@ -86,7 +86,7 @@ describe('shards and placement', () => {
       { index: 0, first: 0, size: 80 },
       { index: 1, first: 80, size: 80 },
     ]);
-    expect(shardsOf(7, 3).map((s) => s.size)).toEqual([3, 2, 2]);
+    expect(shardsOf(7, 3).map((s) => s.size)).toEqual([2, 2, 3]);
     expect(shardsOf(5, 500)).toEqual([{ index: 0, first: 0, size: 5 }]);
     // At most 1000 shards (Slurm's default MaxArraySize): larger shards instead.
     const many = shardsOf(1_000_000, 10);
