@@ -47,8 +47,8 @@ export const MLLM_ENDPOINT_DEFAULTS = {
 export const MLLM_TIMEOUT_S = 300;
 
 /**
- * `mllm.server`: servers pefuse starts. The default commands pin what the paper's settings need
- * (`../shared/docs/models.md` §1.2–1.3): the model's generation_config.json never replaces a request's
+ * `mllm.server`: servers pefuse starts. The default commands pin what the paper's settings need: the
+ * model's generation_config.json never replaces a request's
  * sampling fields (`--generation-config vllm`, SGLang `--sampling-defaults openai`), bf16 weights, a
  * fixed engine seed, one image and no video per prompt, a context that fits prompt + image + answer;
  * loopback only. None of it is in the stage key (see README "MLLM servers pefuse starts").
