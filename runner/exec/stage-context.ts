@@ -74,13 +74,7 @@ export function makeContext(
       await journal.append(item);
       done.set(item.id, item);
       failedItems.delete(item.id);
-      env.emit({
-        ...ref,
-        type: 'item-done',
-        item: item.id,
-        seconds: item.seconds,
-        cached: item.cached === true,
-      });
+      env.emit(itemDoneEvent(ref, item));
     },
     itemFailed(item, f, tries = 1) {
       failedItems.set(item, f);
@@ -208,13 +202,7 @@ export function makeJob(
         done.set(item.id, item);
         adopted++;
         if (isChunkId(item.id)) continue;
-        env.emit({
-          ...ref,
-          type: 'item-done',
-          item: item.id,
-          seconds: item.seconds,
-          cached: item.cached === true,
-        });
+        env.emit(itemDoneEvent(ref, item));
       }
       for (const r of results) {
         for (const f of r.failed_items) ctx.itemFailed(f.item, f.failure, f.attempts);
@@ -227,6 +215,11 @@ export function makeJob(
 }
 
 /** Journaled records that are items (chunk records are internal to their stage). */
+/** The event of one journaled item (computed here, or adopted from a shard journal). */
+function itemDoneEvent(ref: StageRef, item: ItemRecord): RunEvent {
+  return { ...ref, type: 'item-done', item: item.id, seconds: item.seconds, cached: item.cached === true };
+}
+
 export function itemCount(done: ReadonlyMap<string, ItemRecord>): number {
   let n = 0;
   for (const id of done.keys()) if (!isChunkId(id)) n++;

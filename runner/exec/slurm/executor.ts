@@ -99,81 +99,52 @@ async function runOnSlurm(
   const sizeOf = (i: number) => shardRange(items, { shard: i, of: n }).size;
   let doneItems = 0;
   let pollErrors = 0;
+  type JobEvent = Extract<RunEvent, { type: 'slurm-job' }>;
+  const emitJob = (
+    action: JobEvent['action'],
+    jobId: string,
+    shards: number[],
+    more: Pick<JobEvent, 'attempt' | 'node' | 'message'> = {},
+  ) => o.emit({ ...ref, type: 'slurm-job', action, job: jobId, shards, of: n, ...more });
   const onNotice = (x: ArrayNotice) => {
     switch (x.type) {
       case 'submitted':
         job.log(
           `[slurm] submitted job ${x.job}: shards ${x.shards.join(',')} of ${n} (attempt ${x.attempt})`,
         );
-        o.emit({
-          ...ref,
-          type: 'slurm-job',
-          action: 'submitted',
-          job: x.job,
-          shards: x.shards,
-          of: n,
-          attempt: x.attempt,
-        });
+        emitJob('submitted', x.job, x.shards, { attempt: x.attempt });
         return;
       case 'attached':
         job.log(
           `[slurm] re-attached to job ${x.job}: shards ${x.shards.join(',')} of ${n}, still queued or running`,
         );
-        o.emit({ ...ref, type: 'slurm-job', action: 'attached', job: x.job, shards: x.shards, of: n });
+        emitJob('attached', x.job, x.shards);
         return;
       case 'state':
         pollErrors = 0;
-        if (x.job.state === 'RUNNING')
-          o.emit({
-            ...ref,
-            type: 'slurm-job',
-            action: 'running',
-            job: x.job.job,
-            shards: [x.job.shard],
-            of: n,
-            node: x.job.node,
-          });
+        if (x.job.state === 'RUNNING') emitJob('running', x.job.job, [x.job.shard], { node: x.job.node });
         return;
       case 'shard-done':
         // Item stages show progress as their journals are adopted (item-done); chunks count silently,
         // so their progress is the items of the shards done.
         doneItems += sizeOf(x.job.shard);
         if (job.unit === 'chunk') job.ctx.notify?.({ type: 'progress', done: doneItems, total: items });
-        o.emit({
-          ...ref,
-          type: 'slurm-job',
-          action: 'done',
-          job: x.job.job,
-          shards: [x.job.shard],
-          of: n,
-          node: x.job.node,
-        });
+        emitJob('done', x.job.job, [x.job.shard], { node: x.job.node });
         return;
       case 'shard-failed':
         job.log(`[slurm] shard ${x.job.shard} (job ${x.job.job}_${x.job.shard}) ${x.why}; log: ${x.job.log}`);
-        o.emit({
-          ...ref,
-          type: 'slurm-job',
-          action: x.willResubmit ? 'resubmitting' : 'failed',
-          job: x.job.job,
-          shards: [x.job.shard],
-          of: n,
-          message: x.why,
-        });
+        emitJob(x.willResubmit ? 'resubmitting' : 'failed', x.job.job, [x.job.shard], { message: x.why });
         return;
       case 'cancelled':
         job.log(`[slurm] scancel ${x.job} (shards ${x.shards.join(',')})`);
-        o.emit({
-          ...ref,
-          type: 'slurm-job',
-          action: 'cancelled',
-          job: x.job,
-          shards: x.shards,
-          of: n,
-          ...(x.shards.length === 0
+        emitJob(
+          'cancelled',
+          x.job,
+          x.shards,
+          x.shards.length === 0
             ? { message: 'a job of an earlier cut of this stage (another shard_size)' }
-            : {}),
-        });
+            : {},
+        );
         return;
       case 'poll-error':
         job.log(`[slurm] ${x.message} (polling again)`);
